@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""Prints criterion's medians per group with the ratio to each group's first
+entry. Usage: bench-report.py [target/criterion]"""
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
+for group in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "report"):
+    rows = []
+    for bench in sorted(group.iterdir()):
+        est = bench / "new" / "estimates.json"
+        name = bench / "new" / "benchmark.json"
+        if not est.exists():
+            continue
+        median = json.loads(est.read_text())["median"]["point_estimate"]
+        title = json.loads(name.read_text())["function_id"] if name.exists() else bench.name
+        rows.append((title, median))
+    if not rows:
+        continue
+    print(f"{group.name}: median ns per call (ratio to {rows[0][0]})")
+    for title, median in rows:
+        print(f"  {median:10.2f} ns  x{median / rows[0][1]:6.2f}  {title}")

@@ -1,0 +1,363 @@
+//! A token cell: one app's token in this process, and the contract of
+//! DESIGN.md around it. Readers of a fresh token touch one atomic pointer;
+//! everything else (store reads, refreshes, waits) is the slow path.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use parking_lot::{Condvar, Mutex};
+use serde_json::{json, Value};
+
+use crate::clock::now_ms;
+use crate::config::{Config, Mode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fork;
+use crate::policy;
+use crate::record::Record;
+use crate::refresh::{Leader, Reason};
+use crate::stats::Stats;
+use crate::store::Store;
+
+/// Stable mode may force a new token at most this often (wechat-api.md 2).
+const STABLE_FORCE_SPACING_MS: u64 = 30_000;
+
+/// A record with its refresh point worked out once, for the fast path.
+pub(crate) struct Cached {
+    pub rec: Record,
+    pub refresh_at_ms: u64,
+}
+
+/// The one refresh of this cell in flight in this process, and what the
+/// last one left behind.
+#[derive(Default)]
+struct Flight {
+    running: bool,
+    /// The process image the running flight belongs to: after a fork the
+    /// child has no such thread and must not wait for it.
+    fork_gen: u64,
+    /// Bumped whenever a flight lands, so waiters know theirs did.
+    landings: u64,
+    last_error: Option<Error>,
+    failures_in_row: u32,
+    cooldown_until_ms: u64,
+    last_force_ms: u64,
+    /// The bad token the running flight replaces (None: refreshing for expiry).
+    target: Option<Arc<str>>,
+}
+
+impl Flight {
+    fn in_flight(&self) -> bool {
+        self.running && self.fork_gen == fork::generation()
+    }
+}
+
+pub(crate) struct TokenCell {
+    pub(crate) cfg: Config,
+    key: String,
+    store: Arc<dyn Store>,
+    current: ArcSwapOption<Cached>,
+    flight: Mutex<Flight>,
+    landed: Condvar,
+    stats: Stats,
+}
+
+impl TokenCell {
+    pub(crate) fn new(cfg: Config, store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(TokenCell {
+            key: cfg.store_key(),
+            cfg,
+            store,
+            current: ArcSwapOption::empty(),
+            flight: Mutex::default(),
+            landed: Condvar::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Runs `f` on the token if it is fresh: no lock, no system call, no allocation.
+    #[inline]
+    pub(crate) fn with_fresh<R>(&self, f: impl FnOnce(&Arc<str>) -> R) -> Option<R> {
+        let guard = self.current.load();
+        match guard.as_deref() {
+            Some(c) if now_ms() < c.refresh_at_ms => Some(f(&c.rec.token)),
+            _ => None,
+        }
+    }
+
+    /// A token the platform accepts now (DESIGN.md, `get`, steps 2 to 4).
+    pub(crate) fn get(self: &Arc<Self>) -> Result<Arc<str>> {
+        if let Some(token) = self.with_fresh(Arc::clone) {
+            return Ok(token);
+        }
+        let deadline = now_ms() + self.cfg.wait.as_millis() as u64;
+        let mut store_err = self.adopt_from_store().err();
+        loop {
+            let now = now_ms();
+            if let Some(c) = self.current.load_full() {
+                if now < c.refresh_at_ms {
+                    return Ok(c.rec.token.clone());
+                }
+                if c.rec.is_valid(now) {
+                    // Stale-while-refresh: serve it, let one refresh run.
+                    self.start_flight(Reason::Expiring, now);
+                    return Ok(c.rec.token.clone());
+                }
+            }
+            if let Some(err) = store_err.take() {
+                return Err(err);
+            }
+            let (landing, _) = self.join_flight(Reason::Expiring, now)?;
+            self.wait_landing(landing, deadline)?;
+        }
+    }
+
+    /// A business call was told `bad` is bad: refresh once if it is still
+    /// current, else hand out the current token with no upstream call.
+    pub(crate) fn invalidate(self: &Arc<Self>, bad: &str) -> Result<Arc<str>> {
+        let deadline = now_ms() + self.cfg.wait.as_millis() as u64;
+        let mut store_err = self.adopt_from_store().err();
+        let bad: Arc<str> = bad.into();
+        // Once a refresh aimed at `bad` has landed, its result stands even if
+        // the platform handed the same token back (WeCom, stable mode):
+        // refetching would only burn quota. A refresh begun for expiry may
+        // need one more round.
+        let mut replaced = false;
+        for _round in 0..3 {
+            let now = now_ms();
+            if let Some(c) = self.current.load_full() {
+                if c.rec.is_valid(now) && (c.rec.token != bad || replaced) {
+                    return Ok(c.rec.token.clone());
+                }
+            }
+            if let Some(err) = store_err.take() {
+                return Err(err);
+            }
+            if replaced {
+                break;
+            }
+            let (landing, aimed) = self.join_flight(Reason::Invalid(bad.clone()), now)?;
+            self.wait_landing(landing, deadline)?;
+            replaced = aimed;
+        }
+        Err(Error::new(
+            ErrorKind::Upstream,
+            "the refresh brought no valid token",
+        ))
+    }
+
+    /// Background refresher's visit: adopt what other processes wrote, start
+    /// a refresh when one is due. Returns when the next one is due, if known.
+    pub(crate) fn tick(self: &Arc<Self>, now: u64) -> Option<u64> {
+        let _ = self.adopt_from_store();
+        let c = self.current.load_full()?; // never used: nothing to keep fresh
+        if now >= c.refresh_at_ms {
+            self.start_flight(Reason::Expiring, now);
+            return None;
+        }
+        Some(c.refresh_at_ms)
+    }
+
+    pub(crate) fn status(&self) -> Value {
+        let now = now_ms();
+        let token = match self.current.load_full() {
+            Some(c) => json!({
+                "present": true,
+                "valid": c.rec.is_valid(now),
+                "fresh": now < c.refresh_at_ms,
+                "generation": c.rec.generation,
+                "fetched_at_ms": c.rec.fetched_at_ms,
+                "expires_at_ms": c.rec.expires_at_ms,
+                "expires_in_ms": c.rec.expires_at_ms.saturating_sub(now),
+                "refresh_in_ms": c.refresh_at_ms.saturating_sub(now),
+                "length": c.rec.token.len(),
+            }),
+            None => json!({ "present": false }),
+        };
+        let f = self.flight.lock();
+        let last_error = f.last_error.as_ref().map(
+            |e| json!({ "kind": e.kind().as_str(), "errcode": e.errcode(), "errmsg": e.errmsg() }),
+        );
+        json!({
+            "name": self.cfg.name,
+            "appid": self.cfg.appid,
+            "platform": format!("{:?}", self.cfg.platform).to_lowercase(),
+            "mode": format!("{:?}", self.cfg.mode).to_lowercase(),
+            "api_base": self.cfg.api_base,
+            "store": self.store.describe(),
+            "refresh_margin_s": self.cfg.refresh_margin.as_secs(),
+            "token": token,
+            "refreshing": f.in_flight(),
+            "cooldown_ms": f.cooldown_until_ms.saturating_sub(now),
+            "last_error": last_error,
+            "stats": self.stats.to_json(),
+        })
+    }
+
+    /// Takes a record from the store if it is newer than ours.
+    fn adopt_from_store(&self) -> Result<()> {
+        if let Some(rec) = self.store.load(&self.key)? {
+            if self.adopt(rec) {
+                self.stats.adopted();
+            }
+        }
+        Ok(())
+    }
+
+    fn adopt(&self, rec: Record) -> bool {
+        let margin = self.cfg.refresh_margin.as_millis() as u64;
+        let fresh = Arc::new(Cached {
+            refresh_at_ms: rec.refresh_at_ms(margin),
+            rec,
+        });
+        let mut adopted = false;
+        self.current.rcu(|cur| match cur {
+            Some(c) if !fresh.rec.is_newer_than(&c.rec) => {
+                adopted = false;
+                Some(c.clone())
+            }
+            _ => {
+                adopted = true;
+                Some(fresh.clone())
+            }
+        });
+        adopted
+    }
+
+    /// Starts a refresh unless one is in flight or the cell is cooling down.
+    fn start_flight(self: &Arc<Self>, reason: Reason, now: u64) {
+        let mut f = self.flight.lock();
+        if !f.in_flight() && now >= f.cooldown_until_ms {
+            self.launch(&mut f, reason, now);
+        }
+    }
+
+    /// Joins the refresh in flight, or starts one. Returns the landing count
+    /// to wait past, and whether that refresh replaces the token `reason`
+    /// names as bad. During a cool-down, the last error comes back at once.
+    fn join_flight(self: &Arc<Self>, reason: Reason, now: u64) -> Result<(u64, bool)> {
+        let mut f = self.flight.lock();
+        if !f.in_flight() {
+            if now < f.cooldown_until_ms {
+                if let Some(err) = &f.last_error {
+                    return Err(err.clone());
+                }
+            }
+            self.launch(&mut f, reason.clone(), now);
+        }
+        let aimed = match (&reason, &f.target) {
+            (Reason::Invalid(bad), Some(target)) => bad == target,
+            _ => false,
+        };
+        Ok((f.landings, aimed))
+    }
+
+    fn launch(self: &Arc<Self>, f: &mut Flight, reason: Reason, now: u64) {
+        let force = matches!(reason, Reason::Invalid(_))
+            && self.cfg.mode == Mode::Stable
+            && now.saturating_sub(f.last_force_ms) >= STABLE_FORCE_SPACING_MS;
+        if force {
+            f.last_force_ms = now;
+        }
+        if matches!(reason, Reason::Invalid(_)) {
+            self.stats.invalidation();
+        }
+        f.running = true;
+        f.fork_gen = fork::generation();
+        f.target = match &reason {
+            Reason::Invalid(bad) => Some(bad.clone()),
+            Reason::Expiring => None,
+        };
+        let cell = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name("wxtoken-refresh".into())
+            .spawn(move || cell.fly(reason, force));
+        if let Err(e) = spawned {
+            f.running = false;
+            f.landings += 1;
+            f.last_error = Some(Error::new(
+                ErrorKind::Upstream,
+                format!("cannot start a refresh thread: {}", e.kind()),
+            ));
+            self.landed.notify_all();
+        }
+    }
+
+    /// The refresh thread's body: lead (or follow) the refresh, adopt, land.
+    fn fly(self: Arc<Self>, reason: Reason, force: bool) {
+        let known = self.current.load().as_ref().map_or(0, |c| c.rec.generation);
+        let leader = Leader {
+            cfg: &self.cfg,
+            store: &*self.store,
+            key: &self.key,
+            stats: &self.stats,
+        };
+        let result = leader.run(&reason, force, known);
+        if let Ok(rec) = &result {
+            self.adopt(rec.clone());
+        }
+        let now = now_ms();
+        let mut f = self.flight.lock();
+        f.running = false;
+        f.landings += 1;
+        match result {
+            Ok(_) => {
+                f.last_error = None;
+                f.failures_in_row = 0;
+                f.cooldown_until_ms = 0;
+            }
+            Err(err) => {
+                f.failures_in_row += 1;
+                f.cooldown_until_ms =
+                    now + policy::cooldown(&err, f.failures_in_row).as_millis() as u64;
+                f.last_error = Some(err);
+            }
+        }
+        drop(f);
+        self.landed.notify_all();
+    }
+
+    /// Waits until the flight after `landing` lands, at most until `deadline`.
+    /// Its error, if it failed, is the caller's.
+    fn wait_landing(&self, landing: u64, deadline: u64) -> Result<()> {
+        let mut f = self.flight.lock();
+        while f.landings == landing && f.in_flight() {
+            let now = now_ms();
+            if now >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no valid token within wait_ms ({} ms); a refresh is still running",
+                        self.cfg.wait.as_millis()
+                    ),
+                ));
+            }
+            self.landed
+                .wait_for(&mut f, Duration::from_millis(deadline - now));
+        }
+        match &f.last_error {
+            Some(err) if f.landings != landing => Err(err.clone()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Zero-copy access for [`crate::with_token`]: the guard keeps the token alive
+/// while the caller copies it.
+pub(crate) type CurrentGuard = arc_swap::Guard<Option<Arc<Cached>>>;
+
+impl TokenCell {
+    #[inline]
+    pub(crate) fn current_guard(&self) -> CurrentGuard {
+        self.current.load()
+    }
+
+    #[inline]
+    pub(crate) fn fresh_in(guard: &CurrentGuard) -> Option<&str> {
+        match guard.as_deref() {
+            Some(c) if now_ms() < c.refresh_at_ms => Some(&c.rec.token),
+            _ => None,
+        }
+    }
+}

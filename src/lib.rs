@@ -1,0 +1,45 @@
+//! wxtoken: the "central control" for WeChat access tokens. One refresher per
+//! app across threads, processes and hosts; readers of a fresh token pay a
+//! map lookup and a pointer load.
+//!
+//! ```no_run
+//! let mut cfg = wxtoken::Config::new("wx1234567890abcdef", "the-app-secret");
+//! cfg.store = wxtoken::StoreSpec::Memory;
+//! let app = wxtoken::configure(cfg)?;
+//! let token = wxtoken::get(&app)?;
+//! // ... a business call answers 40001: report the token, get a good one.
+//! let token = wxtoken::invalidate(&app, &token)?;
+//! # Ok::<(), wxtoken::Error>(())
+//! ```
+//!
+//! Layers, each touching only the one below (DESIGN.md): the bindings
+//! (`ffi`, `python`, the `wxtoken` binary) -> `registry` -> `cell` ->
+//! `store` -> `upstream`.
+
+mod cell;
+mod clock;
+mod config;
+mod error;
+mod fork;
+mod log;
+pub mod mock;
+mod policy;
+mod record;
+mod refresh;
+mod refresher;
+mod registry;
+mod stats;
+mod store;
+mod token;
+mod upstream;
+
+pub use config::{
+    parse_options_json, Config, Mode, Platform, Secret, StoreSpec, DEFAULT_MP_API_BASE,
+    DEFAULT_WECOM_API_BASE, OPTION_NAMES,
+};
+pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
+pub use registry::{apps, call, configure, get, invalidate, status, with_token, Attempt};
+pub use token::Token;
+
+/// The crate version, as the bindings report it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,26 @@
+//! Offline WeChat simulator: a small in-process HTTP/1.1 server that behaves like the
+//! platform's token endpoints (`wechat-api.md` section 7), so tests, benchmarks and demos
+//! can live through refresh cycles, quota exhaustion and failures in seconds, offline.
+//!
+//! ```no_run
+//! use wxtoken::mock::{Fault, MockConfig, MockServer};
+//! let srv = MockServer::start(MockConfig { lifetime_s: 5, overlap_s: 2, ..Default::default() })?;
+//! let base = srv.base_url(); // point the client's api_base here
+//! srv.set_fault(Fault::Busy, Some(1)); // the next token call gets errcode -1
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod cli;
+mod config;
+mod fault;
+mod http;
+mod rng;
+mod routes;
+mod server;
+mod state;
+mod tokens;
+
+pub use cli::run_cli;
+pub use config::{MockApp, MockConfig, MockPlatform};
+pub use fault::Fault;
+pub use server::MockServer;

@@ -1,0 +1,111 @@
+//! The record a store shares between processes and hosts: never the secret.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Record {
+    pub token: Arc<str>,
+    /// Wall-clock ms after which the platform refuses the token.
+    pub expires_at_ms: u64,
+    pub fetched_at_ms: u64,
+    /// Grows with every fetch, so a store keeps only the newest write.
+    pub generation: u64,
+}
+
+impl Record {
+    pub fn is_valid(&self, now_ms: u64) -> bool {
+        now_ms < self.expires_at_ms
+    }
+
+    /// When to start refreshing: `margin_ms` before expiry, but never in the
+    /// first half of the token's life. A stable token can come back with only
+    /// 300 s left; a 300 s margin would otherwise refresh it in a loop.
+    pub fn refresh_at_ms(&self, margin_ms: u64) -> u64 {
+        let lifetime = self.expires_at_ms.saturating_sub(self.fetched_at_ms);
+        self.expires_at_ms - margin_ms.min(lifetime / 2)
+    }
+
+    /// Newer means a later generation, or the same generation fetched later
+    /// (a store that was wiped restarts at generation 1).
+    pub fn is_newer_than(&self, other: &Record) -> bool {
+        (self.generation, self.fetched_at_ms) > (other.generation, other.fetched_at_ms)
+    }
+
+    // Serialized by the file and Redis stores (their own issues).
+    #[allow(dead_code)]
+    pub fn to_json(&self) -> String {
+        json!({
+            "v": 1,
+            "token": &*self.token,
+            "expires_at_ms": self.expires_at_ms,
+            "fetched_at_ms": self.fetched_at_ms,
+            "generation": self.generation,
+        })
+        .to_string()
+    }
+
+    #[allow(dead_code)]
+    /// None for anything that is not a well-formed record: a corrupted,
+    /// truncated or foreign store entry counts as absent and gets replaced.
+    pub fn from_json(text: &str) -> Option<Record> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        if v.get("v")?.as_u64()? != 1 {
+            return None;
+        }
+        let token = v.get("token")?.as_str()?;
+        if token.is_empty() {
+            return None;
+        }
+        Some(Record {
+            token: token.into(),
+            expires_at_ms: v.get("expires_at_ms")?.as_u64()?,
+            fetched_at_ms: v.get("fetched_at_ms")?.as_u64()?,
+            generation: v.get("generation")?.as_u64()?,
+        })
+    }
+}
+
+/// Tokens grant API access: Debug shows a prefix only.
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("token", &crate::token::redacted(&self.token))
+            .field("expires_at_ms", &self.expires_at_ms)
+            .field("fetched_at_ms", &self.fetched_at_ms)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(fetched: u64, expires: u64, generation: u64) -> Record {
+        Record {
+            token: "T".into(),
+            expires_at_ms: expires,
+            fetched_at_ms: fetched,
+            generation,
+        }
+    }
+
+    #[test]
+    fn refresh_point_respects_margin_and_half_life() {
+        assert_eq!(rec(0, 7_200_000, 1).refresh_at_ms(300_000), 6_900_000);
+        // 300 s left and a 300 s margin: refresh at half-life, not at once.
+        assert_eq!(rec(0, 300_000, 1).refresh_at_ms(300_000), 150_000);
+    }
+
+    #[test]
+    fn json_round_trip_and_garbage() {
+        let r = rec(5, 10, 3);
+        assert_eq!(Record::from_json(&r.to_json()), Some(r));
+        assert_eq!(Record::from_json("{\"v\":1,\"token\":\"x\""), None);
+        assert_eq!(Record::from_json("{\"v\":2,\"token\":\"x\"}"), None);
+        assert_eq!(Record::from_json("\u{0}\u{1}garbage"), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! The refresh leader (DESIGN.md, "Refresh leader"): take the store's lock,
+//! re-read the record, adopt it if someone else refreshed meanwhile, else
+//! fetch and write. Whoever does not get the lock waits for the record.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::log;
+use crate::policy;
+use crate::record::Record;
+use crate::stats::Stats;
+use crate::store::Store;
+use crate::upstream::{self, Fetched};
+
+/// How often a waiting process looks for the leader's record.
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// Why a refresh runs; decides whether a record someone else wrote will do.
+#[derive(Debug, Clone)]
+pub(crate) enum Reason {
+    /// The token is missing, expired or inside the refresh margin.
+    Expiring,
+    /// A business call was told this token is bad.
+    Invalid(Arc<str>),
+}
+
+impl Reason {
+    pub(crate) fn needs_fetch(&self, held: Option<&Record>, now: u64, margin_ms: u64) -> bool {
+        let Some(held) = held else { return true };
+        match self {
+            Reason::Expiring => now >= held.refresh_at_ms(margin_ms),
+            Reason::Invalid(bad) => held.token == *bad || !held.is_valid(now),
+        }
+    }
+}
+
+/// A lease on the store lock outlives the longest honest refresh.
+pub(crate) fn lease(cfg: &Config) -> Duration {
+    policy::refresh_budget(cfg.timeout) + Duration::from_secs(2)
+}
+
+pub(crate) struct Leader<'a> {
+    pub cfg: &'a Config,
+    pub store: &'a dyn Store,
+    pub key: &'a str,
+    pub stats: &'a Stats,
+}
+
+impl Leader<'_> {
+    /// Returns the record to use: fetched here, or written by another party.
+    /// `known_generation` keeps generations growing when a store was wiped.
+    pub(crate) fn run(
+        &self,
+        reason: &Reason,
+        force: bool,
+        known_generation: u64,
+    ) -> Result<Record> {
+        let margin = self.cfg.refresh_margin.as_millis() as u64;
+        let lease = lease(self.cfg);
+        let deadline = now_ms() + lease.as_millis() as u64;
+        loop {
+            if let Some(_lock) = self.store.try_lock(self.key, lease)? {
+                let held = self.store.load(self.key)?;
+                match held {
+                    Some(h) if !reason.needs_fetch(Some(&h), now_ms(), margin) => return Ok(h),
+                    _ => {}
+                }
+                let fetched = self.fetch_with_backoff(force, deadline)?;
+                let now = now_ms();
+                let generation = known_generation.max(held.map_or(0, |h| h.generation)) + 1;
+                let record = Record {
+                    token: fetched.token.into(),
+                    expires_at_ms: now + fetched.expires_in_s * 1000,
+                    fetched_at_ms: now,
+                    generation,
+                };
+                log::info(format_args!(
+                    "{}: fetched generation {generation}, expires in {} s",
+                    self.cfg.name, fetched.expires_in_s
+                ));
+                return self.store.save(self.key, &record);
+            }
+            if let Some(held) = self.store.load(self.key)? {
+                if !reason.needs_fetch(Some(&held), now_ms(), margin) {
+                    return Ok(held);
+                }
+            }
+            if now_ms() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "another process held the refresh lock for over {} ms",
+                        lease.as_millis()
+                    ),
+                ));
+            }
+            thread::sleep(LOCK_POLL);
+        }
+    }
+
+    fn fetch_with_backoff(&self, force: bool, deadline: u64) -> Result<Fetched> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.stats.upstream_call();
+            let err = match upstream::fetch(self.cfg, force) {
+                Ok(fetched) => return Ok(fetched),
+                Err(err) => err,
+            };
+            self.stats.upstream_failure();
+            let delay = policy::retry_delay(attempt);
+            let next_try_ends = now_ms() + (delay + self.cfg.timeout).as_millis() as u64;
+            if !err.kind().is_transient()
+                || attempt >= policy::MAX_ATTEMPTS
+                || next_try_ends > deadline
+            {
+                log::info(format_args!("{}: refresh failed: {err}", self.cfg.name));
+                return Err(err);
+            }
+            log::info(format_args!(
+                "{}: attempt {attempt} failed ({err}); retrying in {} ms",
+                self.cfg.name,
+                delay.as_millis()
+            ));
+            thread::sleep(delay);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The memory store: one map per process. It outlives the token cells, so a
+//! re-configured app keeps its token instead of fetching (and killing) it anew.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::{RefreshLock, Store};
+use crate::clock::now_ms;
+use crate::error::Result;
+use crate::record::Record;
+
+#[derive(Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<String, Record>>,
+    /// key -> (holder id, lease end in ms)
+    locks: Arc<Mutex<HashMap<String, (u64, u64)>>>,
+    next_holder: Mutex<u64>,
+}
+
+impl MemoryStore {
+    pub fn global() -> Arc<dyn Store> {
+        static GLOBAL: Lazy<Arc<MemoryStore>> = Lazy::new(Arc::default);
+        GLOBAL.clone()
+    }
+}
+
+struct MemoryLock {
+    locks: Arc<Mutex<HashMap<String, (u64, u64)>>>,
+    key: String,
+    holder: u64,
+}
+
+impl RefreshLock for MemoryLock {}
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        let mut locks = self.locks.lock();
+        // Only our own lock: after a lease ran out someone else may hold it.
+        if locks.get(&self.key).is_some_and(|(h, _)| *h == self.holder) {
+            locks.remove(&self.key);
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self, key: &str) -> Result<Option<Record>> {
+        Ok(self.records.lock().get(key).cloned())
+    }
+
+    fn save(&self, key: &str, record: &Record) -> Result<Record> {
+        let mut records = self.records.lock();
+        match records.get(key) {
+            Some(held) if !record.is_newer_than(held) => Ok(held.clone()),
+            _ => {
+                records.insert(key.to_string(), record.clone());
+                Ok(record.clone())
+            }
+        }
+    }
+
+    fn try_lock(&self, key: &str, lease: Duration) -> Result<Option<Box<dyn RefreshLock>>> {
+        let now = now_ms();
+        let mut locks = self.locks.lock();
+        if locks.get(key).is_some_and(|(_, until)| *until > now) {
+            return Ok(None);
+        }
+        let holder = {
+            let mut next = self.next_holder.lock();
+            *next += 1;
+            *next
+        };
+        locks.insert(key.to_string(), (holder, now + lease.as_millis() as u64));
+        Ok(Some(Box::new(MemoryLock {
+            locks: self.locks.clone(),
+            key: key.to_string(),
+            holder,
+        })))
+    }
+
+    fn describe(&self) -> String {
+        "memory".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(token: &str, generation: u64) -> Record {
+        Record {
+            token: token.into(),
+            expires_at_ms: u64::MAX,
+            fetched_at_ms: 1,
+            generation,
+        }
+    }
+
+    #[test]
+    fn keeps_only_newer_records() {
+        let s = MemoryStore::default();
+        assert_eq!(s.save("k", &rec("a", 2)).unwrap().token.as_ref(), "a");
+        assert_eq!(s.save("k", &rec("b", 1)).unwrap().token.as_ref(), "a");
+        assert_eq!(s.save("k", &rec("c", 3)).unwrap().token.as_ref(), "c");
+        assert_eq!(s.load("k").unwrap().unwrap().token.as_ref(), "c");
+    }
+
+    #[test]
+    fn lock_is_exclusive_until_dropped_or_lease_ends() {
+        let s = MemoryStore::default();
+        let held = s.try_lock("k", Duration::from_secs(60)).unwrap();
+        assert!(held.is_some());
+        assert!(s.try_lock("k", Duration::from_secs(60)).unwrap().is_none());
+        assert!(s
+            .try_lock("other", Duration::from_secs(60))
+            .unwrap()
+            .is_some());
+        drop(held);
+        let short = s.try_lock("k", Duration::from_millis(0)).unwrap();
+        assert!(short.is_some());
+        // A zero lease has already run out: a dead holder does not block.
+        assert!(s.try_lock("k", Duration::from_secs(1)).unwrap().is_some());
+    }
+}

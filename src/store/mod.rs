@@ -1,0 +1,43 @@
+//! Stores: where processes (and hosts) share one record per app, and elect
+//! the one refresher through a lock. The token cell only talks to this trait.
+
+mod memory;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::StoreSpec;
+use crate::error::{Error, ErrorKind, Result};
+use crate::record::Record;
+
+pub use memory::MemoryStore;
+
+/// Held while refreshing; dropping it releases the lock.
+pub trait RefreshLock: Send {}
+
+pub trait Store: Send + Sync {
+    /// The record for `key`. Unreadable or foreign content reads as None.
+    fn load(&self, key: &str) -> Result<Option<Record>>;
+
+    /// Writes `record` unless the store already holds a newer one
+    /// ([`Record::is_newer_than`]); returns what the store holds afterwards.
+    fn save(&self, key: &str, record: &Record) -> Result<Record>;
+
+    /// Takes the refresh lock for `key` without waiting: None while another
+    /// party holds it. A holder that dies loses it after `lease` at the latest.
+    fn try_lock(&self, key: &str, lease: Duration) -> Result<Option<Box<dyn RefreshLock>>>;
+
+    /// For status output (never a password or secret).
+    fn describe(&self) -> String;
+}
+
+/// Opens the store a config names.
+pub(crate) fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
+    match spec {
+        StoreSpec::Memory => Ok(MemoryStore::global()),
+        other => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("store '{other}' is not available in this build yet; use store 'memory'"),
+        )),
+    }
+}

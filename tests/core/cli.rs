@@ -1,0 +1,175 @@
+//! The `wxtoken` command as a shell script sees it: output, exit codes,
+//! messages; and `wxtoken mock` as a separate process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use crate::support::*;
+
+fn wxtoken(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxtoken"));
+    cmd.args(args)
+        .env_remove("WXTOKEN_SECRET")
+        .env_remove("WXTOKEN_APPID");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run wxtoken")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// `wxtoken mock` in its own process, killed on drop.
+struct MockProcess {
+    child: Child,
+    url: String,
+}
+
+impl MockProcess {
+    fn start(appid: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wxtoken"))
+            .args(["mock", "--listen", "127.0.0.1:0"])
+            .env("WXTOKEN_APPID", appid)
+            .env("WXTOKEN_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start wxtoken mock");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("announces its address")
+            .to_string();
+        MockProcess { child, url }
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn token_invalidate_and_status_against_the_mock_process() {
+    let id = appid("cli");
+    let mock = MockProcess::start(&id);
+    let base = ["--appid", &id, "--store", "memory", "--api-base", &mock.url];
+    let env = [("WXTOKEN_SECRET", SECRET)];
+
+    let out = wxtoken(&[&["token"], &base[..]].concat(), &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out);
+    assert!(token.len() >= 100, "a token: {token}");
+
+    let out = wxtoken(
+        &[&["invalidate", "--token", &token], &base[..]].concat(),
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(
+        stdout(&out),
+        token,
+        "a fresh process holds no token: it fetched a new one"
+    );
+
+    let out = wxtoken(&[&["status"], &base[..]].concat(), &env);
+    let status: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("status is JSON");
+    assert_eq!(status["appid"], id.as_str());
+    assert!(!stdout(&out).contains(SECRET));
+
+    let stats = ureq::get(&format!("{}/mock/stats", mock.url))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["token_calls"][&id]["token"], 2);
+}
+
+#[test]
+fn the_secret_file_is_read_and_the_secret_flag_refused() {
+    let id = appid("clifile");
+    let mock = MockProcess::start(&id);
+    let file = std::env::temp_dir().join(format!("{id}.secret"));
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let base = ["--appid", &id, "--store", "memory", "--api-base", &mock.url];
+
+    let out = wxtoken(
+        &[
+            &["token", "--secret-file", file.to_str().unwrap()],
+            &base[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = wxtoken(&[&["token", "--secret", SECRET], &base[..]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("WXTOKEN_SECRET"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(SECRET));
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let id = appid("cliexit");
+    let mock = MockProcess::start(&id);
+    let base = ["--appid", &id, "--store", "memory", "--api-base", &mock.url];
+
+    let out = wxtoken(
+        &[&["token"], &base[..]].concat(),
+        &[("WXTOKEN_SECRET", "wrong")],
+    );
+    assert_eq!(out.status.code(), Some(10), "credentials rejected");
+    assert!(
+        stderr(&out).contains("errcode 40125") && stderr(&out).contains("[credentials_rejected]")
+    );
+
+    let out = wxtoken(
+        &["token", "--store", "memory"],
+        &[("WXTOKEN_SECRET", SECRET)],
+    );
+    assert_eq!(out.status.code(), Some(2), "no appid: {}", stderr(&out));
+    assert!(stderr(&out).contains("appid"));
+
+    let out = wxtoken(
+        &["token", "--appid", &id, "--api-base", "http://10.1.2.3"],
+        &[("WXTOKEN_SECRET", SECRET)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("https"), "{}", stderr(&out));
+
+    let out = wxtoken(&["frobnicate"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = wxtoken(
+        &[&["token", "--timeout-ms", "soon"], &base[..]].concat(),
+        &[("WXTOKEN_SECRET", SECRET)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("timeout_ms"));
+}
+
+#[test]
+fn help_texts() {
+    let out = wxtoken(&["--help"], &[]);
+    assert!(out.status.success() && stdout(&out).contains("EXIT CODES"));
+    let out = wxtoken(&["mock", "--help"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("/mock/stats"),
+        "mock help names the admin endpoints"
+    );
+}

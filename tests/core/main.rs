@@ -1,0 +1,15 @@
+//! The core contract, over real HTTP against the simulator. One binary with
+//! a module per behaviour; every test uses its own simulator and appid, since
+//! the registry is process-wide.
+
+mod support;
+
+mod cli;
+mod cold_start;
+mod faults;
+mod invalidate;
+mod refresh_cycles;
+mod rejections;
+mod secrecy;
+mod stable;
+mod wecom;
