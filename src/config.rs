@@ -103,7 +103,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// A classic Official Account / Mini Program config with the defaults.
+    /// A classic Official Account / Mini Program config with the defaults
+    /// (the file store: one token per app for every process of the host).
     pub fn new(appid: impl Into<String>, secret: impl Into<String>) -> Self {
         let appid = appid.into();
         Config {
@@ -113,7 +114,7 @@ impl Config {
             platform: Platform::Mp,
             mode: Mode::Token,
             api_base: DEFAULT_MP_API_BASE.to_string(),
-            store: StoreSpec::Memory,
+            store: StoreSpec::File(None),
             refresh_margin: Duration::from_secs(300),
             timeout: Duration::from_millis(5000),
             wait: Duration::from_millis(10000),

@@ -34,8 +34,6 @@ impl Record {
         (self.generation, self.fetched_at_ms) > (other.generation, other.fetched_at_ms)
     }
 
-    // Serialized by the file and Redis stores (their own issues).
-    #[allow(dead_code)]
     pub fn to_json(&self) -> String {
         json!({
             "v": 1,
@@ -47,7 +45,6 @@ impl Record {
         .to_string()
     }
 
-    #[allow(dead_code)]
     /// None for anything that is not a well-formed record: a corrupted,
     /// truncated or foreign store entry counts as absent and gets replaced.
     pub fn from_json(text: &str) -> Option<Record> {

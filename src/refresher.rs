@@ -13,8 +13,10 @@ use crate::fork;
 use crate::log;
 use crate::registry;
 
-/// The longest sleep: also the bound on picking up another process's record.
-const POLL_MS: u64 = 1000;
+/// The longest sleep, and so the bound on how long a process keeps using a
+/// token after another process replaced it in the store: the fresh path
+/// itself never looks at the store (no system call there).
+pub(crate) const POLL_MS: u64 = 500;
 const MIN_SLEEP_MS: u64 = 10;
 
 /// The fork generation whose refresher thread is running.

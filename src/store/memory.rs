@@ -11,13 +11,14 @@ use parking_lot::Mutex;
 use super::{RefreshLock, Store};
 use crate::clock::now_ms;
 use crate::error::Result;
+use crate::fork;
 use crate::record::Record;
 
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
-    /// key -> (holder id, lease end in ms)
-    locks: Arc<Mutex<HashMap<String, (u64, u64)>>>,
+    /// key -> (holder id, lease end in ms, fork generation)
+    locks: Arc<Mutex<HashMap<String, (u64, u64, u64)>>>,
     next_holder: Mutex<u64>,
 }
 
@@ -29,7 +30,7 @@ impl MemoryStore {
 }
 
 struct MemoryLock {
-    locks: Arc<Mutex<HashMap<String, (u64, u64)>>>,
+    locks: Arc<Mutex<HashMap<String, (u64, u64, u64)>>>,
     key: String,
     holder: u64,
 }
@@ -40,7 +41,10 @@ impl Drop for MemoryLock {
     fn drop(&mut self) {
         let mut locks = self.locks.lock();
         // Only our own lock: after a lease ran out someone else may hold it.
-        if locks.get(&self.key).is_some_and(|(h, _)| *h == self.holder) {
+        if locks
+            .get(&self.key)
+            .is_some_and(|(h, _, _)| *h == self.holder)
+        {
             locks.remove(&self.key);
         }
     }
@@ -64,8 +68,13 @@ impl Store for MemoryStore {
 
     fn try_lock(&self, key: &str, lease: Duration) -> Result<Option<Box<dyn RefreshLock>>> {
         let now = now_ms();
+        let generation = fork::generation();
         let mut locks = self.locks.lock();
-        if locks.get(key).is_some_and(|(_, until)| *until > now) {
+        // A lock taken before a fork belongs to a thread the child lacks.
+        if locks
+            .get(key)
+            .is_some_and(|(_, until, g)| *until > now && *g == generation)
+        {
             return Ok(None);
         }
         let holder = {
@@ -73,7 +82,10 @@ impl Store for MemoryStore {
             *next += 1;
             *next
         };
-        locks.insert(key.to_string(), (holder, now + lease.as_millis() as u64));
+        locks.insert(
+            key.to_string(),
+            (holder, now + lease.as_millis() as u64, generation),
+        );
         Ok(Some(Box::new(MemoryLock {
             locks: self.locks.clone(),
             key: key.to_string(),

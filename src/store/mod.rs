@@ -1,6 +1,7 @@
 //! Stores: where processes (and hosts) share one record per app, and elect
 //! the one refresher through a lock. The token cell only talks to this trait.
 
+mod file;
 mod memory;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use crate::config::StoreSpec;
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::Record;
 
+pub use file::FileStore;
 pub use memory::MemoryStore;
 
 /// Held while refreshing; dropping it releases the lock.
@@ -35,9 +37,10 @@ pub trait Store: Send + Sync {
 pub(crate) fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
     match spec {
         StoreSpec::Memory => Ok(MemoryStore::global()),
-        other => Err(Error::new(
+        StoreSpec::File(dir) => Ok(FileStore::open(dir.as_deref())?),
+        StoreSpec::Redis(_) => Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("store '{other}' is not available in this build yet; use store 'memory'"),
+            format!("store '{spec}' is not available in this build yet; use 'file' or 'memory'"),
         )),
     }
 }

@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod cold_start;
 mod faults;
+mod file_store;
 mod invalidate;
 mod refresh_cycles;
 mod rejections;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Every test suite, from a fresh Debian machine: installs what the suites
+# need, then runs lint, the Rust suites, and the C, PHP and Python suites.
+# Ends with "suites: N passed, N failed"; exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# --- setup: system packages (as root on Debian), fail loudly if impossible
+need_pkgs=()
+command -v php >/dev/null || need_pkgs+=(php-cli)
+command -v php-fpm8.2 >/dev/null || ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need_pkgs+=(php-fpm)
+command -v cgi-fcgi >/dev/null || need_pkgs+=(libfcgi-bin)
+command -v valgrind >/dev/null || need_pkgs+=(valgrind)
+command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing packages ${need_pkgs[*]} and not root: install them first" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need_pkgs[@]}" >/dev/null || {
+    echo "apt-get install ${need_pkgs[*]} failed" >&2
+    exit 1
+  }
+fi
+
+passed=0
+failed=0
+failed_names=()
+suite() {
+  local name=$1
+  shift
+  log "$name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failed_names+=("$name")
+    echo "--- suite '$name' FAILED"
+  fi
+}
+
+suite "rustfmt" cargo fmt --all -- --check
+suite "clippy" cargo clippy --all-targets -- -D warnings
+suite "cargo test" cargo test --all-targets
+suite "doc tests" cargo test --doc
+
+log "summary"
+[ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,305 @@
+//! The file store: one directory shared by the processes of a host. Per app,
+//! a record file (replaced atomically) and a lock file whose lock elects the
+//! refresher.
+//!
+//! The lock is a POSIX record lock (fcntl F_SETLK), not flock: a flock
+//! belongs to the open file, so a child forked while the parent refreshes
+//! (PHP-FPM, multiprocessing) would inherit it and hold it for its whole
+//! life. Record locks are not inherited by fork, and like flock the kernel
+//! drops them when the holder dies, SIGKILL included. They do not exclude
+//! threads of one process, hence the in-process set of held keys.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::{RefreshLock, Store};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fork;
+use crate::record::Record;
+
+/// Records are small; a larger file is not one of ours.
+const MAX_RECORD: u64 = 64 * 1024;
+
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+/// Lock files this process holds: (fork generation, paths). A forked child
+/// holds none of its parent's locks.
+static HELD: Lazy<Mutex<(u64, HashSet<PathBuf>)>> = Lazy::new(|| Mutex::new((0, HashSet::new())));
+
+impl FileStore {
+    /// Opens (creating it 0700 if needed) `dir`, or the default directory:
+    /// `$XDG_RUNTIME_DIR/wxtoken`, else `/tmp/wxtoken-<uid>`. Refuses a
+    /// directory that is a symlink, owned by another user, or writable by
+    /// group or others: whoever can write there can feed us tokens.
+    pub fn open(dir: Option<&Path>) -> Result<Arc<FileStore>> {
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => default_dir(),
+        };
+        if fs::symlink_metadata(&dir).is_err() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| store_err(&dir, "cannot create the store directory", &e))?;
+        }
+        check_dir(&dir)?;
+        Ok(Arc::new(FileStore { dir }))
+    }
+
+    fn record_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    fn lock_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.lock"))
+    }
+}
+
+fn default_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(run) if Path::new(&run).is_dir() => Path::new(&run).join("wxtoken"),
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        _ => PathBuf::from(format!("/tmp/wxtoken-{}", unsafe { libc::geteuid() })),
+    }
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(dir)
+        .map_err(|e| store_err(dir, "cannot inspect the store directory", &e))?;
+    let refuse = |why: &str| {
+        Err(Error::new(
+            ErrorKind::Store,
+            format!(
+                "store directory {} {why}; refusing to use it",
+                dir.display()
+            ),
+        ))
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symlink");
+    }
+    if !meta.is_dir() {
+        return refuse("is not a directory");
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return refuse(&format!(
+            "is owned by uid {}, not by this user (uid {me})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse(&format!(
+            "is writable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+fn store_err(path: &Path, what: &str, e: &io::Error) -> Error {
+    Error::new(ErrorKind::Store, format!("{what} {}: {e}", path.display()))
+}
+
+struct FileLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl RefreshLock for FileLock {}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock();
+        if held.0 == fork::generation() {
+            held.1.remove(&self.path);
+        }
+        // Closing the file (after this) releases the record lock.
+    }
+}
+
+impl Store for FileStore {
+    fn load(&self, key: &str) -> Result<Option<Record>> {
+        let path = self.record_path(key);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(store_err(&path, "cannot read", &e)),
+        };
+        let mut text = String::new();
+        // Unreadable, oversized or non-UTF-8 content is a corrupted record:
+        // absent, to be replaced by the next refresh.
+        if file.take(MAX_RECORD).read_to_string(&mut text).is_err() {
+            return Ok(None);
+        }
+        Ok(Record::from_json(&text))
+    }
+
+    /// Called by the refresh lock's holder, so read-compare-write is safe.
+    fn save(&self, key: &str, record: &Record) -> Result<Record> {
+        if let Some(held) = self.load(key)? {
+            if !record.is_newer_than(&held) {
+                return Ok(held);
+            }
+        }
+        let path = self.record_path(key);
+        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        let write = || -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&tmp)?;
+            f.write_all(record.to_json().as_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            store_err(&path, "cannot write", &e)
+        })?;
+        Ok(record.clone())
+    }
+
+    fn try_lock(&self, key: &str, _lease: Duration) -> Result<Option<Box<dyn RefreshLock>>> {
+        let path = self.lock_path(key);
+        let mut held = HELD.lock();
+        let generation = fork::generation();
+        if held.0 != generation {
+            *held = (generation, HashSet::new());
+        }
+        // Another thread of ours holds it. (Opening and closing the file here
+        // would also drop that thread's lock: record locks are per process.)
+        if held.1.contains(&path) {
+            return Ok(None);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| store_err(&path, "cannot open the lock file", &e))?;
+        // SAFETY: an all-zero flock is valid; the fields set below describe a
+        // write lock over the whole file.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_WRLCK as _;
+        lock.l_whence = libc::SEEK_SET as _;
+        // SAFETY: `file` is open for writing and `lock` is a valid flock.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) };
+        if rc == -1 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN | libc::EACCES) => Ok(None),
+                _ => Err(store_err(&path, "cannot lock", &e)),
+            };
+        }
+        held.1.insert(path.clone());
+        Ok(Some(Box::new(FileLock { _file: file, path })))
+    }
+
+    fn describe(&self) -> String {
+        format!("file:{}", self.dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("wxtoken-test-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn rec(token: &str, generation: u64) -> Record {
+        Record {
+            token: token.into(),
+            expires_at_ms: u64::MAX,
+            fetched_at_ms: 1,
+            generation,
+        }
+    }
+
+    #[test]
+    fn creates_a_private_directory_and_private_files() {
+        let dir = temp_dir("perm");
+        let store = FileStore::open(Some(&dir)).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+        store.save("k", &rec("tok", 1)).unwrap();
+        assert_eq!(
+            fs::metadata(dir.join("k.json")).unwrap().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(store.load("k").unwrap().unwrap().token.as_ref(), "tok");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn refuses_unsafe_directories() {
+        let dir = temp_dir("unsafe");
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = FileStore::open(Some(&dir)).err().expect("refused");
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = temp_dir("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let err = FileStore::open(Some(&link)).err().expect("refused");
+        assert!(err.to_string().contains("symlink"), "{err}");
+        fs::remove_file(link).unwrap();
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn corrupted_records_read_as_absent_and_are_replaced() {
+        let dir = temp_dir("corrupt");
+        let store = FileStore::open(Some(&dir)).unwrap();
+        for garbage in [&b""[..], b"{\"v\":1,\"tok", b"\xff\xfe\x00", b"[1,2,3]"] {
+            fs::write(dir.join("k.json"), garbage).unwrap();
+            assert_eq!(store.load("k").unwrap(), None);
+        }
+        store.save("k", &rec("fresh", 1)).unwrap();
+        assert_eq!(store.load("k").unwrap().unwrap().token.as_ref(), "fresh");
+        assert_eq!(
+            store.save("k", &rec("older", 0)).unwrap().token.as_ref(),
+            "fresh"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_within_the_process_until_dropped() {
+        let dir = temp_dir("lock");
+        let store = FileStore::open(Some(&dir)).unwrap();
+        let lease = Duration::from_secs(1);
+        let held = store.try_lock("k", lease).unwrap().expect("first");
+        assert!(store.try_lock("k", lease).unwrap().is_none());
+        assert!(store.try_lock("other", lease).unwrap().is_some());
+        drop(held);
+        assert!(store.try_lock("k", lease).unwrap().is_some());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
