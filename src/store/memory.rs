@@ -14,11 +14,20 @@ use crate::error::Result;
 use crate::fork;
 use crate::record::Record;
 
+/// A held lock: who holds it, until when (ms), taken in which fork generation.
+#[derive(Clone, Copy)]
+struct Lease {
+    holder: u64,
+    until_ms: u64,
+    fork_gen: u64,
+}
+
+type Leases = Arc<Mutex<HashMap<String, Lease>>>;
+
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
-    /// key -> (holder id, lease end in ms, fork generation)
-    locks: Arc<Mutex<HashMap<String, (u64, u64, u64)>>>,
+    locks: Leases,
     next_holder: Mutex<u64>,
 }
 
@@ -30,7 +39,7 @@ impl MemoryStore {
 }
 
 struct MemoryLock {
-    locks: Arc<Mutex<HashMap<String, (u64, u64, u64)>>>,
+    locks: Leases,
     key: String,
     holder: u64,
 }
@@ -43,7 +52,7 @@ impl Drop for MemoryLock {
         // Only our own lock: after a lease ran out someone else may hold it.
         if locks
             .get(&self.key)
-            .is_some_and(|(h, _, _)| *h == self.holder)
+            .is_some_and(|l| l.holder == self.holder)
         {
             locks.remove(&self.key);
         }
@@ -73,7 +82,7 @@ impl Store for MemoryStore {
         // A lock taken before a fork belongs to a thread the child lacks.
         if locks
             .get(key)
-            .is_some_and(|(_, until, g)| *until > now && *g == generation)
+            .is_some_and(|l| l.until_ms > now && l.fork_gen == generation)
         {
             return Ok(None);
         }
@@ -82,9 +91,14 @@ impl Store for MemoryStore {
             *next += 1;
             *next
         };
+        let until_ms = now + lease.as_millis() as u64;
         locks.insert(
             key.to_string(),
-            (holder, now + lease.as_millis() as u64, generation),
+            Lease {
+                holder,
+                until_ms,
+                fork_gen: generation,
+            },
         );
         Ok(Some(Box::new(MemoryLock {
             locks: self.locks.clone(),
