@@ -2,11 +2,11 @@
 //! (configure) copy the map and swap it in; there are few apps and they are
 //! configured rarely.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use once_cell::sync::Lazy;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use crate::cell::TokenCell;
@@ -16,9 +16,11 @@ use crate::refresher;
 use crate::store;
 use crate::token::Token;
 
-type Cells = HashMap<String, Arc<TokenCell>>;
+/// FxHash: app names come from the program's own configuration, not from an
+/// attacker, and hashing them is most of a fresh get's cost with SipHash.
+type Cells = FxHashMap<String, Arc<TokenCell>>;
 
-static CELLS: Lazy<ArcSwap<Cells>> = Lazy::new(|| ArcSwap::from_pointee(HashMap::new()));
+static CELLS: Lazy<ArcSwap<Cells>> = Lazy::new(|| ArcSwap::from_pointee(Cells::default()));
 
 /// Registers (or replaces) an app; returns the name to pass to [`get`].
 /// Re-configuring swaps in a new cell: calls in flight finish on the old one,
