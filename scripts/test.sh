@@ -48,6 +48,8 @@ suite "rustfmt" cargo fmt --all -- --check
 suite "clippy" cargo clippy --all-targets -- -D warnings
 suite "cargo test" cargo test --all-targets
 suite "doc tests" cargo test --doc
+suite "C headers up to date" bash bindings/c/check-header.sh --build
+suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 
 log "summary"
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"

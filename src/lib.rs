@@ -20,6 +20,7 @@ mod cell;
 mod clock;
 mod config;
 mod error;
+pub mod ffi;
 mod fork;
 mod log;
 pub mod mock;

@@ -1,0 +1,261 @@
+//! The C ABI (`include/wxtoken.h`, generated from this module by build.rs).
+//!
+//! Conversions only: C strings in, caller buffers out, errors to statuses and
+//! a per-thread last error. All token logic lives in the core. Every exported
+//! function runs inside the panic boundary of `guard.rs`; every pointer is
+//! checked for NULL and every string for UTF-8 before the core is called.
+
+mod buffer;
+mod cstr;
+mod guard;
+mod last_error;
+mod status;
+
+use std::os::raw::{c_char, c_int};
+
+pub use status::wxtoken_status;
+
+use buffer::OutBuf;
+use cstr::{arg_str, arg_str_or};
+
+/// Registers (or re-registers) an app, so that `wxtoken_get` and the others
+/// accept its name: the `name` option if given, else the appid.
+///
+/// - `appid`, `secret`: the app's credentials (WeCom: the corpid and the
+///   application's corpsecret). Neither may be NULL. An empty string means
+///   "take it from the environment": `WXTOKEN_APPID`, and `WXTOKEN_SECRET`
+///   (or the file named by `WXTOKEN_SECRET_FILE`).
+/// - `options_json`: a JSON object with any of `name`, `platform` ("mp",
+///   "wecom"), `mode` ("token", "stable"), `api_base`, `store` ("memory",
+///   "file", "file:/dir", "redis://..."), `refresh_margin_s`, `timeout_ms`,
+///   `wait_ms`. NULL or "" means no options; options not given fall back to
+///   their `WXTOKEN_*` environment variable, then to the default. Unknown or
+///   mistyped keys and malformed JSON give `WXTOKEN_INVALID_ARGUMENT`.
+///
+/// Does not contact the platform: the first token is fetched on first use.
+/// Re-configuring an app swaps its settings in; calls in flight finish on
+/// the old ones.
+///
+/// Thread safety: safe from any thread. Ownership: the strings are only read
+/// during the call; the library keeps copies, never the pointers. The secret
+/// never appears in any message, record or log line.
+///
+/// # Safety
+/// Each pointer is NULL (where allowed) or a NUL-terminated string valid for
+/// the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_configure(
+    appid: *const c_char,
+    secret: *const c_char,
+    options_json: *const c_char,
+) -> wxtoken_status {
+    guard::status("wxtoken_configure", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings for each.
+        let (appid, secret, options) = unsafe {
+            (
+                arg_str(appid, "appid")?,
+                arg_str(secret, "secret")?,
+                arg_str_or(options_json, "options_json", "")?,
+            )
+        };
+        let cfg = crate::Config::from_json(non_empty(appid), non_empty(secret), options)?;
+        crate::configure(cfg)?;
+        Ok(())
+    })
+}
+
+/// Copies a token the platform accepts now into `buf`, with a NUL after it,
+/// and writes its length (in bytes, without the NUL) to `*len`.
+///
+/// - `app`: the app's name (see `wxtoken_configure`). An app not configured
+///   in this process is configured from the `WXTOKEN_*` environment if that
+///   names it; otherwise `WXTOKEN_NOT_CONFIGURED`.
+/// - `buf`, `cap`: the caller's buffer and its size in bytes. When
+///   `cap < token length + 1` nothing is copied, `*len` still receives the
+///   token length, `buf[0]` is set to NUL (if `cap > 0`), and the result is
+///   `WXTOKEN_BUFFER_TOO_SMALL`. `buf` may be NULL only when `cap` is 0: a
+///   size query. The platform asks callers to reserve at least 512 bytes for
+///   a token; a fixed buffer of 1024 bytes, or a size query first, is safe.
+/// - `len`: must not be NULL.
+///
+/// Blocking: a fresh token is copied with no lock, system call or allocation.
+/// With no valid token the call waits for the one refresh in flight, at most
+/// the app's `wait_ms` (then `WXTOKEN_TIMEOUT`); a token inside the refresh
+/// margin is returned at once while one refresh runs in the background.
+///
+/// Thread safety: safe from any thread; concurrent callers share one refresh.
+/// Ownership: `buf` and `len` are caller-owned; the library keeps no pointer
+/// to them after the call returns.
+///
+/// # Safety
+/// `app` is NULL or a NUL-terminated string; `buf` is NULL or points to `cap`
+/// writable bytes; `len` is NULL or points to a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_get(
+    app: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_get", || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let app = unsafe { arg_str(app, "app")? };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a
+        // writable `len`; the token is the core's memory, not the caller's.
+        crate::with_token(app, |token| unsafe { out.write(token, "token") })?
+    })
+}
+
+/// Reports that a business call answered a bad-token errcode (40001, 40014,
+/// 42001; see `wxtoken_is_bad_token_errcode`) for `bad_token`, and copies a
+/// good token into `buf` as `wxtoken_get` does.
+///
+/// If `bad_token` is still the current token, exactly one refresh runs,
+/// however many threads, processes or hosts report it at once; if the token
+/// has already changed, the current one is copied with no upstream call.
+/// An empty `bad_token` is `WXTOKEN_INVALID_ARGUMENT`.
+///
+/// Buffer rules as for `wxtoken_get`. `buf` may be the very buffer that holds
+/// `bad_token` (`bad_token` is read before `buf` is written), so a caller can
+/// replace its token in place. On `WXTOKEN_BUFFER_TOO_SMALL` the
+/// invalidation has still taken effect: fetch the token with `wxtoken_get`
+/// (or repeat this call, which is idempotent) using a larger buffer.
+///
+/// Blocking: waits for the refresh, at most the app's `wait_ms`.
+/// Thread safety: safe from any thread. Ownership: the strings are only read
+/// during the call; `buf` and `len` are caller-owned and not kept.
+///
+/// # Safety
+/// As for `wxtoken_get`; `bad_token` is NULL or a NUL-terminated string,
+/// possibly inside `buf`.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_invalidate(
+    app: *const c_char,
+    bad_token: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_invalidate", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (app, bad) = unsafe { (arg_str(app, "app")?, arg_str(bad_token, "bad_token")?) };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let token = crate::invalidate(app, bad)?;
+        // `bad` is not used past this point: `buf` may hold it (in-place use).
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a
+        // writable `len`; `token` is the core's memory.
+        unsafe { out.write(&token, "token") }
+    })
+}
+
+/// Copies the app's state as a JSON object text into `buf` (NUL-terminated;
+/// length without the NUL in `*len`): token timing (never the token itself),
+/// whether a refresh is running, the last refresh error, and this process's
+/// counters. Buffer rules as for `wxtoken_get`; 4096 bytes is ample.
+///
+/// Does not block on the network. Thread safety: safe from any thread.
+/// Ownership: `buf` and `len` are caller-owned and not kept.
+///
+/// # Safety
+/// As for `wxtoken_get`.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_status_json(
+    app: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_status_json", || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let app = unsafe { arg_str(app, "app")? };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let text = crate::status(app)?.to_string();
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a writable `len`.
+        unsafe { out.write(&text, "status JSON") }
+    })
+}
+
+/// The WeChat errcode of the calling thread's last failed wxtoken call
+/// (e.g. 40125 for a wrong secret), or 0 when there was none or it did not
+/// come from the platform. Successful calls leave it unchanged, as errno.
+///
+/// Thread safety: safe from any thread; each thread sees only its own
+/// failures.
+#[no_mangle]
+pub extern "C" fn wxtoken_last_errcode() -> i64 {
+    guard::value(0, last_error::errcode)
+}
+
+/// Copies the calling thread's last failure message into `buf`, NUL-terminated
+/// ("" when there was none), e.g. "credentials rejected: invalid appsecret
+/// (errcode 40125)". Successful calls leave it unchanged, as errno; this
+/// function itself never changes it.
+///
+/// A message longer than `cap - 1` bytes is cut at a UTF-8 character
+/// boundary, still NUL-terminated, and `WXTOKEN_BUFFER_TOO_SMALL` is
+/// returned (also for `cap` 0). 1024 bytes is ample. `buf` may be NULL only
+/// when `cap` is 0.
+///
+/// Thread safety: safe from any thread; each thread sees only its own
+/// failures. Ownership: `buf` is caller-owned and not kept.
+///
+/// # Safety
+/// `buf` is NULL or points to `cap` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_last_error(buf: *mut c_char, cap: usize) -> wxtoken_status {
+    let outcome = guard::value(Err(wxtoken_status::WXTOKEN_PANIC), || {
+        let out = OutBuf::without_len(buf, cap).map_err(|f| f.status())?;
+        // SAFETY: the caller promises `cap` writable bytes at `buf`.
+        if unsafe { out.write_truncated(&last_error::message()) } {
+            Ok(())
+        } else {
+            Err(wxtoken_status::WXTOKEN_BUFFER_TOO_SMALL)
+        }
+    });
+    // Not through guard::status: reading the last error must not replace it.
+    outcome.err().unwrap_or(wxtoken_status::WXTOKEN_OK)
+}
+
+/// The library's version, e.g. "0.1.0".
+///
+/// Thread safety: safe from any thread. Ownership: a static NUL-terminated
+/// string; never free or modify it.
+#[no_mangle]
+pub extern "C" fn wxtoken_version() -> *const c_char {
+    const VERSION_NUL: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    status::static_cstr(VERSION_NUL.as_bytes())
+}
+
+/// The name of a status as the header spells it, e.g. "WXTOKEN_TIMEOUT";
+/// "WXTOKEN_UNKNOWN" for a number that is no status. Takes an `int` so that
+/// any value is safe to pass; `wxtoken_status` values convert implicitly.
+///
+/// Thread safety: safe from any thread. Ownership: a static NUL-terminated
+/// string; never free or modify it.
+#[no_mangle]
+pub extern "C" fn wxtoken_status_name(status: c_int) -> *const c_char {
+    let name = guard::value(status::UNKNOWN_NAME, || {
+        wxtoken_status::from_int(i64::from(status))
+            .map_or(status::UNKNOWN_NAME, wxtoken_status::name_nul)
+    });
+    status::static_cstr(name)
+}
+
+/// True when a business API's errcode says the access token is bad (40001,
+/// 40014, 42001): the caller should pass that token to `wxtoken_invalidate`
+/// and retry the call once with the token it returns.
+///
+/// Thread safety: safe from any thread; pure.
+#[no_mangle]
+pub extern "C" fn wxtoken_is_bad_token_errcode(errcode: i64) -> bool {
+    guard::value(false, || crate::is_bad_token_errcode(errcode))
+}
+
+/// "" stands for "not given": the core then reads the environment.
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests;
