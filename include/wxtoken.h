@@ -126,6 +126,26 @@ extern "C" {
 wxtoken_status wxtoken_configure(const char *appid, const char *secret, const char *options_json);
 
 /**
+ * `wxtoken_configure`, and then copies the app's name (the one to pass to
+ * `wxtoken_get`: the `name` option, else `WXTOKEN_NAME`, else the appid)
+ * into `buf` with the buffer rules of `wxtoken_get`. Bindings use it so
+ * that only the library decides names.
+ *
+ * On `WXTOKEN_BUFFER_TOO_SMALL` the configuration has still taken effect.
+ *
+ * Thread safety and ownership as for `wxtoken_configure` and `wxtoken_get`.
+ *
+ * # Safety
+ * As for `wxtoken_configure`, and `buf`/`len` as for `wxtoken_get`.
+ */
+wxtoken_status wxtoken_configure_named(const char *appid,
+                                       const char *secret,
+                                       const char *options_json,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+/**
  * Copies a token the platform accepts now into `buf`, with a NUL after it,
  * and writes its length (in bytes, without the NUL) to `*len`.
  *

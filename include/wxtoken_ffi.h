@@ -22,6 +22,13 @@ typedef enum {
 
 wxtoken_status wxtoken_configure(const char *appid, const char *secret, const char *options_json);
 
+wxtoken_status wxtoken_configure_named(const char *appid,
+                                       const char *secret,
+                                       const char *options_json,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
 wxtoken_status wxtoken_get(const char *app, char *buf, size_t cap, size_t *len);
 
 wxtoken_status wxtoken_invalidate(const char *app,

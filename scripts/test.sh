@@ -50,6 +50,7 @@ suite "cargo test" cargo test --all-targets
 suite "doc tests" cargo test --doc
 suite "C headers up to date" bash bindings/c/check-header.sh --build
 suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
+suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh
 
 log "summary"
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"

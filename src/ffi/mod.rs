@@ -50,18 +50,59 @@ pub unsafe extern "C" fn wxtoken_configure(
     options_json: *const c_char,
 ) -> wxtoken_status {
     guard::status("wxtoken_configure", || {
-        // SAFETY: the caller promises NULL or NUL-terminated strings for each.
-        let (appid, secret, options) = unsafe {
-            (
-                arg_str(appid, "appid")?,
-                arg_str(secret, "secret")?,
-                arg_str_or(options_json, "options_json", "")?,
-            )
-        };
-        let cfg = crate::Config::from_json(non_empty(appid), non_empty(secret), options)?;
-        crate::configure(cfg)?;
-        Ok(())
+        // SAFETY: the caller's promise, passed on.
+        unsafe { configure(appid, secret, options_json) }.map(drop)
     })
+}
+
+/// `wxtoken_configure`, and then copies the app's name (the one to pass to
+/// `wxtoken_get`: the `name` option, else `WXTOKEN_NAME`, else the appid)
+/// into `buf` with the buffer rules of `wxtoken_get`. Bindings use it so
+/// that only the library decides names.
+///
+/// On `WXTOKEN_BUFFER_TOO_SMALL` the configuration has still taken effect.
+///
+/// Thread safety and ownership as for `wxtoken_configure` and `wxtoken_get`.
+///
+/// # Safety
+/// As for `wxtoken_configure`, and `buf`/`len` as for `wxtoken_get`.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_configure_named(
+    appid: *const c_char,
+    secret: *const c_char,
+    options_json: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_configure_named", || {
+        let out = OutBuf::with_len(buf, cap, len)?;
+        // SAFETY: the caller's promise, passed on.
+        let name = unsafe { configure(appid, secret, options_json) }?;
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a writable `len`.
+        unsafe { out.write(&name, "app name") }
+    })
+}
+
+/// The body both configure functions share; returns the app's name.
+///
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated string valid for the call.
+unsafe fn configure(
+    appid: *const c_char,
+    secret: *const c_char,
+    options_json: *const c_char,
+) -> Result<String, last_error::Failure> {
+    // SAFETY: the caller promises NULL or NUL-terminated strings for each.
+    let (appid, secret, options) = unsafe {
+        (
+            arg_str(appid, "appid")?,
+            arg_str(secret, "secret")?,
+            arg_str_or(options_json, "options_json", "")?,
+        )
+    };
+    let cfg = crate::Config::from_json(non_empty(appid), non_empty(secret), options)?;
+    Ok(crate::configure(cfg)?)
 }
 
 /// Copies a token the platform accepts now into `buf`, with a NUL after it,

@@ -311,6 +311,25 @@ static void per_thread_errors(void)
           t_last_error());
 }
 
+static void configure_named(void)
+{
+    t_section("configure_named writes the name the library registered");
+    char name[64];
+    size_t len = 0;
+    char options[512];
+    snprintf(options, sizeof options, "{\"store\":\"memory\",\"api_base\":\"%s\",\"name\":\"shop-a\"}",
+             t_base());
+    CHECK_STATUS(wxtoken_configure_named(APP, SECRET, options, name, sizeof name, &len), WXTOKEN_OK);
+    CHECK(strcmp(name, "shop-a") == 0 && len == 6, "the name option: %s", name);
+    snprintf(options, sizeof options, "{\"store\":\"memory\",\"api_base\":\"%s\"}", t_base());
+    CHECK_STATUS(wxtoken_configure_named(APP, SECRET, options, name, sizeof name, &len), WXTOKEN_OK);
+    CHECK(strcmp(name, APP) == 0, "else the appid: %s", name);
+    CHECK_STATUS(wxtoken_configure_named(APP, SECRET, options, name, 3, &len), WXTOKEN_BUFFER_TOO_SMALL);
+    CHECK(len == strlen(APP) && name[0] == '\0', "needed length written back");
+    CHECK_STATUS(wxtoken_configure_named(APP, SECRET, options, name, sizeof name, NULL),
+                 WXTOKEN_NULL_POINTER);
+}
+
 static void environment_fallback(void)
 {
     t_section("\"\" appid and secret come from WXTOKEN_APPID / WXTOKEN_SECRET");
@@ -334,6 +353,7 @@ int main(void)
     last_error_rules();
     rejected_credentials();
     per_thread_errors();
+    configure_named();
     environment_fallback();
     return t_finish();
 }

@@ -1,0 +1,442 @@
+<?php
+
+declare(strict_types=1);
+
+namespace WxToken;
+
+use FFI;
+use FFI\CData;
+
+/**
+ * WeChat access tokens through libwxtoken (FFI): one refresher per app for all the PHP-FPM
+ * workers, processes and hosts that share a store. Conversions only: the token logic is
+ * the library's (see DESIGN.md, "The contract").
+ *
+ *     $wx  = new WxToken\WxToken();
+ *     $app = $wx->configure('wx1234567890abcdef', $secret, ['store' => 'file']);
+ *     $token = $wx->get($app);
+ *
+ * Loading: under opcache.preload with the WXTOKEN scope (preload.php) the preloaded scope
+ * is used; otherwise the header is parsed with FFI::cdef() once per process (CLI) or per
+ * request (PHP-FPM without preload).
+ */
+class WxToken
+{
+    /** The FFI scope preload.php declares. */
+    public const SCOPE = 'WXTOKEN';
+
+    /** Size of the first buffer a token or a status is copied into. */
+    private const FIRST_BUFFER = 1024;
+
+    private const OK = 0;
+    private const BUFFER_TOO_SMALL = 13;
+
+    /** wxtoken_status -> exception class; kind and status ride along in the exception. */
+    private const ERRORS = [
+        1 => CredentialsRejectedException::class,
+        2 => IpNotAllowedException::class,
+        3 => QuotaExhaustedException::class,
+        4 => UpstreamException::class,
+        5 => NetworkException::class,
+        6 => TimeoutException::class,
+        7 => BadResponseException::class,
+        8 => StoreException::class,
+        9 => NotConfiguredException::class,
+        10 => InvalidArgumentException::class,
+        11 => InvalidArgumentException::class, // WXTOKEN_NULL_POINTER
+        12 => InvalidArgumentException::class, // WXTOKEN_INVALID_UTF8
+        13 => InternalException::class,        // WXTOKEN_BUFFER_TOO_SMALL after the retry
+        14 => InternalException::class,        // WXTOKEN_PANIC
+    ];
+
+    /** @var array<string, FFI> parsed library per "library\0header", for this process/request */
+    private static array $loaded = [];
+
+    private FFI $ffi;
+    private string $via;
+    /** The reused first buffer, its length cell, and a pointer to that cell. */
+    private CData $buf;
+    private CData $len;
+    private CData $lenPtr;
+
+    /**
+     * @param string|null $library path of libwxtoken.so (a bare file name is left to the
+     *   dynamic loader's search path). Default: the preloaded WXTOKEN scope if there is
+     *   one, else the WXTOKEN_LIB environment variable, else the package's own build
+     *   (target/release of the repository this package lives in).
+     * @throws LoadException when ext-ffi, the library or the header is missing or refused.
+     */
+    public function __construct(?string $library = null)
+    {
+        [$this->ffi, $this->via] = self::open($library);
+        $this->buf = $this->ffi->new('char[' . self::FIRST_BUFFER . ']');
+        $this->len = $this->ffi->new('size_t');
+        $this->lenPtr = FFI::addr($this->len);
+    }
+
+    /**
+     * Registers an app (or replaces its settings). An empty appid or secret is taken from
+     * WXTOKEN_APPID / WXTOKEN_SECRET (or WXTOKEN_SECRET_FILE); options left out fall back to
+     * their WXTOKEN_* environment variables, then to the defaults.
+     *
+     * @param array<string, string|int|null> $options name, platform (mp|wecom), mode
+     *   (token|stable), api_base, store (memory|file|file:/dir|redis://...),
+     *   refresh_margin_s, timeout_ms, wait_ms. Unknown keys are refused.
+     * @return string the name to pass to get(), invalidate(), status() and call()
+     * @throws InvalidArgumentException for a bad appid, secret or option
+     */
+    public function configure(string $appid, string $secret, array $options = []): string
+    {
+        self::noNul($appid, 'appid');
+        self::noNul($secret, 'secret');
+        try {
+            // (object): an empty array must go out as {} and not as [].
+            $json = json_encode((object) $options, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES);
+        } catch (\JsonException $e) {
+            throw new InvalidArgumentException('options cannot be encoded as JSON: ' . $e->getMessage(), previous: $e);
+        }
+        // The library says which name it registered (name option, WXTOKEN_NAME or appid).
+        $status = $this->ffi->wxtoken_configure_named($appid, $secret, $json, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        return $status === self::OK
+            ? FFI::string($this->buf, $this->len->cdata)
+            : $this->retryBigger($status, fn (CData $buf, int $cap): int
+                => $this->ffi->wxtoken_configure_named($appid, $secret, $json, $buf, $cap, $this->lenPtr));
+    }
+
+    /**
+     * A token the platform accepts now. A fresh one costs a map lookup, a pointer load and
+     * one copy; otherwise this waits (at most wait_ms) for the one refresh in flight.
+     *
+     * @throws WxTokenException (a subclass) when no valid token can be had
+     */
+    public function get(string $app): string
+    {
+        if (str_contains($app, "\0")) {
+            throw self::nulError('app');
+        }
+        $status = $this->ffi->wxtoken_get($app, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        if ($status === self::OK) {
+            return FFI::string($this->buf, $this->len->cdata);
+        }
+        return $this->retryBigger($status, fn (CData $buf, int $cap): int
+            => $this->ffi->wxtoken_get($app, $buf, $cap, $this->lenPtr));
+    }
+
+    /**
+     * Reports $badToken as refused by a business call (40001, 40014, 42001) and returns a
+     * good token: if $badToken is still current, one refresh runs (the first reporter's);
+     * if it has already been replaced, the current token comes back with no upstream call.
+     *
+     * @throws WxTokenException (a subclass)
+     */
+    public function invalidate(string $app, string $badToken): string
+    {
+        self::noNul($app, 'app');
+        self::noNul($badToken, 'badToken');
+        $status = $this->ffi->wxtoken_invalidate($app, $badToken, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        if ($status === self::OK) {
+            return FFI::string($this->buf, $this->len->cdata);
+        }
+        return $this->retryBigger($status, fn (CData $buf, int $cap): int
+            => $this->ffi->wxtoken_invalidate($app, $badToken, $buf, $cap, $this->lenPtr));
+    }
+
+    /**
+     * The app's state in this process (never the token itself): name, appid, platform,
+     * mode, api_base, store, refresh_margin_s, token {present, valid, fresh, generation,
+     * fetched_at_ms, expires_at_ms, expires_in_ms, refresh_in_ms, length}, refreshing,
+     * cooldown_ms, last_error {kind, errcode, errmsg} or null, stats.
+     *
+     * @return array<string, mixed>
+     * @throws WxTokenException (a subclass)
+     */
+    public function status(string $app): array
+    {
+        self::noNul($app, 'app');
+        $status = $this->ffi->wxtoken_status_json($app, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        $json = $status === self::OK
+            ? FFI::string($this->buf, $this->len->cdata)
+            : $this->retryBigger($status, fn (CData $buf, int $cap): int
+                => $this->ffi->wxtoken_status_json($app, $buf, $cap, $this->lenPtr));
+        try {
+            $decoded = json_decode($json, true, 64, JSON_THROW_ON_ERROR);
+        } catch (\JsonException $e) {
+            throw new InternalException('status JSON from the library does not parse: ' . $e->getMessage(), previous: $e);
+        }
+        if (!is_array($decoded)) {
+            throw new InternalException('status JSON from the library is not an object');
+        }
+        return $decoded;
+    }
+
+    /**
+     * Runs $fn($token). If the business call reports a bad token, the token is invalidated
+     * and $fn runs exactly once more with the new one; whatever that second run returns or
+     * throws goes to the caller unchanged (no second retry).
+     *
+     * "Reports a bad token" means: $fn throws an exception whose errcode
+     * (WxTokenException::getErrcode(), else getCode()) is one the library calls a bad-token
+     * errcode, or returns an array (or decoded JSON object) whose `errcode` is one.
+     * Any other result or exception is passed through at once.
+     *
+     * @template T
+     * @param callable(string): T $fn
+     * @return T
+     * @throws WxTokenException when no token can be had, and whatever $fn throws
+     */
+    public function call(string $app, callable $fn): mixed
+    {
+        $token = $this->get($app);
+        try {
+            $result = $fn($token);
+        } catch (\Exception $e) {
+            if (!$this->isBadToken(self::errcodeOfException($e))) {
+                throw $e;
+            }
+            return $fn($this->invalidate($app, $token));
+        }
+        if ($this->isBadToken(self::errcodeOfResult($result))) {
+            return $fn($this->invalidate($app, $token));
+        }
+        return $result;
+    }
+
+    /** Whether the library treats $errcode as "the token is bad" (40001, 40014, 42001). */
+    public function isBadTokenErrcode(int $errcode): bool
+    {
+        return (bool) $this->ffi->wxtoken_is_bad_token_errcode($errcode);
+    }
+
+    /** The library's version. */
+    public function version(): string
+    {
+        return self::cString($this->ffi->wxtoken_version());
+    }
+
+    /** How the library was loaded: "FFI::scope(WXTOKEN)" or "FFI::cdef(<library path>)". */
+    public function loadedVia(): string
+    {
+        return $this->via;
+    }
+
+    /**
+     * The header for FFI::load() in preload.php and for ffi.preload (ffi-header.php writes
+     * it): wxtoken_ffi.h with the FFI_SCOPE and FFI_LIB lines in front. Resolves the library and the header like the constructor
+     * (WXTOKEN_LIB, WXTOKEN_HEADER, then the package's own build).
+     *
+     * @throws LoadException
+     */
+    public static function preloadHeader(?string $library = null, ?string $header = null): string
+    {
+        $lib = self::findLibrary($library);
+        if (str_contains($lib, '/')) {
+            $lib = realpath($lib) ?: $lib;
+        }
+        if (preg_match('/["\\\\\r\n]/', $lib)) {
+            throw new LoadException("library path cannot be put in an FFI_LIB line: {$lib}");
+        }
+        $text = self::readHeader($header);
+        return '#define FFI_SCOPE "' . self::SCOPE . "\"\n#define FFI_LIB \"{$lib}\"\n" . $text;
+    }
+
+    // ---- loading ----------------------------------------------------------------------
+
+    /** @return array{0: FFI, 1: string} */
+    private static function open(?string $library): array
+    {
+        if (!extension_loaded('ffi')) {
+            throw new LoadException('ext-ffi is not loaded: enable extension=ffi (Debian ships it in php8.x-common; source builds need --with-ffi)');
+        }
+        if ($library === null && self::preloadMayBeActive()) {
+            $via = 'FFI::scope(' . self::SCOPE . ')';
+            if (isset(self::$loaded[$via])) {
+                return [self::$loaded[$via], $via];
+            }
+            try {
+                return [self::$loaded[$via] = FFI::scope(self::SCOPE), $via];
+            } catch (\FFI\Exception) {
+                // Not preloaded (or preload ran without preload.php): fall back to cdef.
+            }
+        }
+        $lib = self::findLibrary($library);
+        $headerPath = self::headerPath(null);
+        $key = $lib . "\0" . $headerPath;
+        $via = "FFI::cdef({$lib})";
+        if (!isset(self::$loaded[$key])) {
+            $text = self::readHeader(null);
+            try {
+                self::$loaded[$key] = FFI::cdef($text, $lib);
+            } catch (\FFI\Exception $e) {
+                $hint = str_contains($e->getMessage(), 'ffi.enable')
+                    ? ' (CLI: php -d ffi.enable=1; PHP-FPM: ffi.enable=preload with opcache.preload=' . dirname(__DIR__) . '/preload.php, see README.md)'
+                    : " (library {$lib}, header {$headerPath})";
+                throw new LoadException('cannot load libwxtoken through FFI: ' . $e->getMessage() . $hint, previous: $e);
+            }
+        }
+        return [self::$loaded[$key], $via];
+    }
+
+    private static function preloadMayBeActive(): bool
+    {
+        return strtolower((string) ini_get('ffi.enable')) === 'preload'
+            || (string) ini_get('opcache.preload') !== '';
+    }
+
+    /**
+     * The library to open: the given path, else WXTOKEN_LIB, else the package's own build.
+     * A WXTOKEN_LIB that names no file is an error, not a reason to load another build.
+     */
+    private static function findLibrary(?string $library): string
+    {
+        $own = dirname(__DIR__, 3) . '/target/release/' . self::libraryFileName();
+        $env = getenv('WXTOKEN_LIB');
+        if ($library !== null) {
+            [$path, $source] = [$library, 'the path given to new WxToken()'];
+        } elseif (is_string($env) && $env !== '') {
+            [$path, $source] = [$env, "WXTOKEN_LIB (so the package's own build {$own} was not tried)"];
+        } else {
+            [$path, $source] = [$own, "WXTOKEN_LIB is not set, so the package's own build"];
+        }
+        if ($path === '' || str_contains($path, "\0")) {
+            throw new LoadException('library path is empty or holds a NUL byte');
+        }
+        // A bare file name is for the dynamic loader's search path (LD_LIBRARY_PATH, ldconfig).
+        if (!str_contains($path, '/') || is_file($path)) {
+            return $path;
+        }
+        throw new LoadException("libwxtoken not found: tried {$path} ({$source}). "
+            . 'Build it with `cargo build --release` in the wxtoken repository, pass its path to '
+            . 'new WxToken\\WxToken($path), or set WXTOKEN_LIB to the path of ' . self::libraryFileName());
+    }
+
+    private static function libraryFileName(): string
+    {
+        return match (PHP_OS_FAMILY) {
+            'Darwin' => 'libwxtoken.dylib',
+            'Windows' => 'wxtoken.dll',
+            default => 'libwxtoken.so',
+        };
+    }
+
+    private static function headerPath(?string $header): string
+    {
+        if ($header !== null) {
+            return $header;
+        }
+        $env = getenv('WXTOKEN_HEADER');
+        return is_string($env) && $env !== '' ? $env : dirname(__DIR__, 3) . '/include/wxtoken_ffi.h';
+    }
+
+    private static function readHeader(?string $header): string
+    {
+        $path = self::headerPath($header);
+        $text = is_file($path) ? @file_get_contents($path) : false;
+        if ($text === false) {
+            throw new LoadException("wxtoken FFI header not found or unreadable: {$path} "
+                . '(set WXTOKEN_HEADER, or build the library: build.rs writes include/wxtoken_ffi.h)');
+        }
+        return $text;
+    }
+
+    // ---- conversions ------------------------------------------------------------------
+
+    /**
+     * After a first call answered $status: on BUFFER_TOO_SMALL (the needed length is in
+     * $this->len) retries once with a buffer that fits; else throws.
+     *
+     * @param \Closure(CData, int): int $again
+     */
+    private function retryBigger(int $status, \Closure $again): string
+    {
+        if ($status === self::BUFFER_TOO_SMALL) {
+            $cap = $this->len->cdata + 1;
+            $big = $this->ffi->new("char[{$cap}]");
+            $status = $again($big, $cap);
+            if ($status === self::OK) {
+                return FFI::string($big, $this->len->cdata);
+            }
+        }
+        throw $this->failure($status);
+    }
+
+    /** The exception for a failed call: class by status, errcode and message from the library. */
+    private function failure(int $status): WxTokenException
+    {
+        $errcode = (int) $this->ffi->wxtoken_last_errcode();
+        $message = $this->lastError();
+        if ($message === '') {
+            $message = self::cString($this->ffi->wxtoken_status_name($status));
+        }
+        $class = self::ERRORS[$status] ?? InternalException::class;
+        $kind = match ($status) {
+            11, 12 => InvalidArgumentException::KIND,
+            default => isset(self::ERRORS[$status]) ? $class::KIND : 'internal',
+        };
+        return new $class($message, $errcode, $status, $kind);
+    }
+
+    private function lastError(): string
+    {
+        foreach ([self::FIRST_BUFFER, 16384] as $cap) {
+            $buf = $cap === self::FIRST_BUFFER ? $this->buf : $this->ffi->new("char[{$cap}]");
+            $status = $this->ffi->wxtoken_last_error($buf, $cap);
+            if ($status !== self::BUFFER_TOO_SMALL) {
+                return $status === self::OK ? FFI::string($buf) : '';
+            }
+        }
+        return FFI::string($buf); // still too long: the library left it truncated
+    }
+
+    private function isBadToken(?int $errcode): bool
+    {
+        return $errcode !== null && $errcode !== 0
+            && $this->ffi->wxtoken_is_bad_token_errcode($errcode);
+    }
+
+    private static function errcodeOfException(\Exception $e): ?int
+    {
+        $code = $e instanceof WxTokenException ? $e->getErrcode() : $e->getCode();
+        return self::toErrcode($code);
+    }
+
+    private static function errcodeOfResult(mixed $result): ?int
+    {
+        if (is_array($result)) {
+            return self::toErrcode($result['errcode'] ?? null);
+        }
+        if ($result instanceof \stdClass) {
+            return self::toErrcode($result->errcode ?? null);
+        }
+        return null;
+    }
+
+    /** An int, or a string of digits ("40001" from some HTTP clients); anything else: null. */
+    private static function toErrcode(mixed $code): ?int
+    {
+        if (is_int($code)) {
+            return $code;
+        }
+        if (is_string($code) && preg_match('/^-?\d{1,18}$/', $code)) {
+            return (int) $code;
+        }
+        return null;
+    }
+
+    private static function cString(mixed $value): string
+    {
+        return is_string($value) ? $value : ($value === null ? '' : FFI::string($value));
+    }
+
+    private static function noNul(string $value, string $what): void
+    {
+        if (str_contains($value, "\0")) {
+            throw self::nulError($what);
+        }
+    }
+
+    private static function nulError(string $what): InvalidArgumentException
+    {
+        // The library would see the string cut at the NUL: refuse it instead.
+        return new InvalidArgumentException("{$what} contains a NUL byte");
+    }
+}

@@ -1,0 +1,121 @@
+<?php
+
+declare(strict_types=1);
+
+namespace WxToken\Tests;
+
+use WxToken\LoadException;
+use WxToken\WxToken;
+use WxToken\WxTokenException;
+
+/** Finding the library and the header; the preload header. */
+final class LoadTest extends \PHPUnit\Framework\TestCase
+{
+    private array $saved = [];
+
+    protected function setUp(): void
+    {
+        foreach (['WXTOKEN_LIB', 'WXTOKEN_HEADER'] as $name) {
+            $this->saved[$name] = getenv($name);
+        }
+    }
+
+    protected function tearDown(): void
+    {
+        foreach ($this->saved as $name => $value) {
+            putenv($value === false ? $name : "{$name}={$value}");
+        }
+    }
+
+    private function loadFailure(callable $fn): LoadException
+    {
+        try {
+            $fn();
+        } catch (LoadException $e) {
+            $this->assertInstanceOf(WxTokenException::class, $e);
+            $this->assertSame(-1, $e->getStatus());
+            $this->assertSame('load', $e->getKind());
+            return $e;
+        }
+        $this->fail('expected a LoadException');
+    }
+
+    public function testMissingLibraryPathIsNamed(): void
+    {
+        $e = $this->loadFailure(fn () => new WxToken('/nonexistent/dir/libwxtoken.so'));
+        $this->assertStringContainsString('/nonexistent/dir/libwxtoken.so', $e->getMessage());
+    }
+
+    public function testMissingLibraryFromEnvironmentIsNamed(): void
+    {
+        putenv('WXTOKEN_LIB=/nonexistent/env/libwxtoken.so');
+        $e = $this->loadFailure(fn () => new WxToken());
+        $this->assertStringContainsString('/nonexistent/env/libwxtoken.so', $e->getMessage());
+        $this->assertStringContainsString('WXTOKEN_LIB', $e->getMessage());
+        $this->assertStringContainsString('/target/release/libwxtoken.so', $e->getMessage(), 'names the package build it did not try');
+    }
+
+    public function testDefaultIsThePackagesOwnBuild(): void
+    {
+        putenv('WXTOKEN_LIB');
+        $wx = new WxToken();
+        $this->assertSame('FFI::cdef(' . dirname(__DIR__, 3) . '/target/release/libwxtoken.so)', $wx->loadedVia());
+        $this->assertNotSame('', $wx->version());
+    }
+
+    public function testExplicitLibraryPath(): void
+    {
+        $lib = realpath(dirname(__DIR__, 3) . '/target/release/libwxtoken.so');
+        putenv('WXTOKEN_LIB=/nonexistent/ignored.so');
+        $wx = new WxToken($lib);
+        $this->assertSame("FFI::cdef({$lib})", $wx->loadedVia());
+    }
+
+    public function testMissingHeaderIsNamed(): void
+    {
+        putenv('WXTOKEN_HEADER=/nonexistent/wxtoken_ffi.h');
+        $e = $this->loadFailure(fn () => new WxToken());
+        $this->assertStringContainsString('/nonexistent/wxtoken_ffi.h', $e->getMessage());
+    }
+
+    public function testHeaderPhpCannotParse(): void
+    {
+        $bad = tempnam(sys_get_temp_dir(), 'wxtoken-bad-h');
+        file_put_contents($bad, "#include <stdint.h>\nextern \"C\" {\nint wxtoken_get(void);\n}\n");
+        putenv("WXTOKEN_HEADER={$bad}");
+        try {
+            $e = $this->loadFailure(fn () => new WxToken());
+            $this->assertInstanceOf(\FFI\Exception::class, $e->getPrevious());
+            $this->assertStringContainsString($bad, $e->getMessage());
+        } finally {
+            unlink($bad);
+        }
+    }
+
+    public function testShippedHeaderIsDigestibleByPhp(): void
+    {
+        $text = (string) file_get_contents(dirname(__DIR__, 3) . '/include/wxtoken_ffi.h');
+        $this->assertDoesNotMatchRegularExpression('/^\s*#/m', $text, 'no preprocessor lines');
+        $this->assertStringNotContainsString('extern "C"', $text);
+        foreach (['wxtoken_configure', 'wxtoken_get', 'wxtoken_invalidate', 'wxtoken_status_json', 'wxtoken_last_errcode',
+                  'wxtoken_last_error', 'wxtoken_version', 'wxtoken_status_name', 'wxtoken_is_bad_token_errcode'] as $fn) {
+            $this->assertStringContainsString($fn . '(', $text);
+        }
+        $ffi = \FFI::cdef($text, realpath(dirname(__DIR__, 3) . '/target/release/libwxtoken.so'));
+        // The status values this binding's table relies on.
+        $this->assertSame(0, $ffi->WXTOKEN_OK);
+        $this->assertSame(6, $ffi->WXTOKEN_TIMEOUT);
+        $this->assertSame(13, $ffi->WXTOKEN_BUFFER_TOO_SMALL);
+        $this->assertSame(14, $ffi->WXTOKEN_PANIC);
+    }
+
+    public function testPreloadHeader(): void
+    {
+        $text = WxToken::preloadHeader();
+        $lib = realpath(dirname(__DIR__, 3) . '/target/release/libwxtoken.so');
+        $this->assertStringStartsWith("#define FFI_SCOPE \"WXTOKEN\"\n#define FFI_LIB \"{$lib}\"\n", $text);
+        $this->assertStringContainsString('wxtoken_get(', $text);
+        $this->assertSame(2, preg_match_all('/^#/m', $text));
+        $this->loadFailure(fn () => WxToken::preloadHeader('/nonexistent/libwxtoken.so'));
+    }
+}

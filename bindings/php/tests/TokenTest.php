@@ -1,0 +1,194 @@
+<?php
+
+declare(strict_types=1);
+
+namespace WxToken\Tests;
+
+use WxToken\WxToken;
+
+/** get / invalidate / status / configure against the simulator, counted at the upstream. */
+final class TokenTest extends TestCase
+{
+    public function testVersionAndLoading(): void
+    {
+        $this->assertMatchesRegularExpression('/^\d+\.\d+\.\d+/', $this->wx->version());
+        $this->assertStringStartsWith('FFI::cdef(', $this->wx->loadedVia());
+        $this->assertTrue($this->wx->isBadTokenErrcode(40001));
+        $this->assertFalse($this->wx->isBadTokenErrcode(40125));
+    }
+
+    public function testConfigureReturnsTheName(): void
+    {
+        [$appid, $secret] = Mock::next();
+        $this->assertSame($appid, $this->wx->configure($appid, $secret, Mock::options()));
+        $this->assertSame('php-named-app', $this->wx->configure($appid, $secret, Mock::options(['name' => 'php-named-app'])));
+        $this->assertSame('php-named-app', $this->wx->status('php-named-app')['name']);
+        $this->assertSame($appid, $this->wx->status('php-named-app')['appid']);
+    }
+
+    public function testEmptyOptionsGoOutAsAnObject(): void
+    {
+        [$appid, $secret] = Mock::next();
+        // [] must encode as {} (the library refuses a JSON array). run-tests.sh exports
+        // WXTOKEN_API_BASE (the simulator) and WXTOKEN_STORE=memory: the env fallbacks.
+        $this->assertSame($appid, $this->wx->configure($appid, $secret));
+        $this->assertSame($appid, $this->wx->configure($appid, $secret, []));
+        $s = $this->wx->status($appid);
+        $this->assertFalse($s['token']['present']);
+        $this->assertSame(Mock::base(), rtrim($s['api_base'], '/'));
+        $this->assertArrayHasKey('ip_list', Mock::check($this->wx->get($appid)));
+    }
+
+    public function testColdGetThenManyGetsFetchOnce(): void
+    {
+        [$app, $appid] = $this->app();
+        $this->assertSame(0, Mock::fetches($appid));
+        $token = $this->wx->get($app);
+        $this->assertSame(136, strlen($token));
+        for ($i = 0; $i < 1000; $i++) {
+            $this->assertSame($token, $this->wx->get($app));
+        }
+        $this->assertSame(1, Mock::fetches($appid));
+        $this->assertArrayHasKey('ip_list', Mock::check($token));
+    }
+
+    public function testInstancesShareTheProcessCache(): void
+    {
+        [$app, $appid] = $this->app();
+        $token = $this->wx->get($app);
+        $other = new WxToken();
+        $this->assertSame($token, $other->get($app));
+        $this->assertSame(1, Mock::fetches($appid));
+    }
+
+    public function testReconfigureKeepsTheToken(): void
+    {
+        // PHP-FPM pages call configure() on every request: that must not cost a fetch.
+        [$app, $appid, $secret] = $this->app();
+        $token = $this->wx->get($app);
+        for ($i = 0; $i < 20; $i++) {
+            $this->wx->configure($appid, $secret, Mock::options());
+            $this->assertSame($token, $this->wx->get($app));
+        }
+        $this->assertSame(1, Mock::fetches($appid));
+    }
+
+    public function testInvalidateCurrentTokenFetchesOnce(): void
+    {
+        [$app, $appid] = $this->app();
+        $old = $this->wx->get($app);
+        $new = $this->wx->invalidate($app, $old);
+        $this->assertNotSame($old, $new);
+        $this->assertSame(2, Mock::fetches($appid));
+        $this->assertSame($new, $this->wx->get($app));
+        $this->assertArrayHasKey('ip_list', Mock::check($new));
+        $this->assertSame(2, Mock::fetches($appid));
+    }
+
+    public function testInvalidateStaleTokenFetchesNothing(): void
+    {
+        [$app, $appid] = $this->app();
+        $old = $this->wx->get($app);
+        $new = $this->wx->invalidate($app, $old);
+        $before = Mock::fetches($appid);
+        // Another worker reports the token that was already replaced: no upstream call.
+        $this->assertSame($new, $this->wx->invalidate($app, $old));
+        $this->assertSame($new, $this->wx->invalidate($app, 'never-issued-token'));
+        $this->assertSame($before, Mock::fetches($appid));
+    }
+
+    public function testInvalidateBeforeAnyGet(): void
+    {
+        [$app, $appid] = $this->app();
+        $token = $this->wx->invalidate($app, 'some-token-from-elsewhere');
+        $this->assertArrayHasKey('ip_list', Mock::check($token));
+        $this->assertSame(1, Mock::fetches($appid));
+    }
+
+    public function testToken600BytesFitsTheFirstBuffer(): void
+    {
+        $this->mockConfig(['token_len' => 600]);
+        [$app, $appid] = $this->app();
+        $token = $this->wx->get($app);
+        $this->assertSame(600, strlen($token));
+        $this->assertSame($token, $this->wx->get($app));
+        $this->assertArrayHasKey('ip_list', Mock::check($token));
+        $this->assertSame(1, Mock::fetches($appid));
+    }
+
+    public function testToken2000BytesRetriesWithABiggerBuffer(): void
+    {
+        $this->mockConfig(['token_len' => 2000]);
+        [$app, $appid] = $this->app();
+        $token = $this->wx->get($app);
+        $this->assertSame(2000, strlen($token));
+        $this->assertSame($token, $this->wx->get($app), 'the retry must not refetch');
+        $this->assertArrayHasKey('ip_list', Mock::check($token));
+        $this->assertSame(1, Mock::fetches($appid));
+        // invalidate takes the same path.
+        $new = $this->wx->invalidate($app, $token);
+        $this->assertSame(2000, strlen($new));
+        $this->assertNotSame($token, $new);
+        $this->assertSame(2, Mock::fetches($appid));
+        $this->assertArrayHasKey('ip_list', Mock::check($new));
+        // and a short token after a long one still comes out whole.
+        $this->mockConfig(['token_len' => 40]);
+        $short = $this->wx->invalidate($app, $new);
+        $this->assertSame(40, strlen($short));
+        $this->assertSame($short, $this->wx->get($app));
+    }
+
+    public function testStatusShape(): void
+    {
+        [$app, $appid, $secret] = $this->app(['refresh_margin_s' => 120]);
+        $cold = $this->wx->status($app);
+        $this->assertSame(['present' => false], $cold['token']);
+
+        $token = $this->wx->get($app);
+        $s = $this->wx->status($app);
+        foreach (['name', 'appid', 'platform', 'mode', 'api_base', 'store', 'refresh_margin_s',
+                  'token', 'refreshing', 'cooldown_ms', 'last_error', 'stats'] as $key) {
+            $this->assertArrayHasKey($key, $s);
+        }
+        $this->assertSame($app, $s['name']);
+        $this->assertSame($appid, $s['appid']);
+        $this->assertSame('mp', $s['platform']);
+        $this->assertSame('token', $s['mode']);
+        $this->assertSame(120, $s['refresh_margin_s']);
+        $this->assertIsBool($s['refreshing']);
+        $this->assertIsInt($s['cooldown_ms']);
+        $this->assertNull($s['last_error']);
+        $this->assertIsArray($s['stats']);
+        $t = $s['token'];
+        $this->assertTrue($t['present']);
+        $this->assertTrue($t['valid']);
+        $this->assertTrue($t['fresh']);
+        $this->assertSame(strlen($token), $t['length']);
+        $this->assertIsInt($t['generation']);
+        $this->assertGreaterThan($t['fetched_at_ms'], $t['expires_at_ms']);
+        $this->assertGreaterThan(7000 * 1000, $t['expires_in_ms']);
+        $this->assertStringNotContainsString($token, json_encode($s), 'status never shows the token');
+        $this->assertStringNotContainsString($secret, json_encode($s), 'status never shows the secret');
+    }
+
+    public function testStatusLongerThanTheFirstBuffer(): void
+    {
+        // A status JSON over 1024 bytes (a long name) takes the bigger-buffer retry.
+        [$appid, $secret] = Mock::next();
+        $name = 'php-' . str_repeat('n', 250);
+        $this->wx->configure($appid, $secret, Mock::options(['name' => $name, 'api_base' => Mock::base() . '/' . str_repeat('p', 700)]));
+        $s = $this->wx->status($name);
+        $this->assertGreaterThan(1024, strlen(json_encode($s)));
+        $this->assertSame($name, $s['name']);
+    }
+
+    public function testWecomApp(): void
+    {
+        [$app, $appid] = $this->app([], 'wecom');
+        $token = $this->wx->get($app);
+        $this->assertSame('wecom', $this->wx->status($app)['platform']);
+        $this->assertArrayHasKey('ip_list', Mock::check($token));
+        $this->assertSame($token, $this->wx->get($app));
+        $this->assertSame(1, Mock::fetches($appid));
+    }
+}
