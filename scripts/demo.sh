@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The demo: 3 C, 3 PHP and 3 Python processes run a business loop against
+# the WeChat simulator, all sharing ONE token through wxtoken's file store.
+# Midway the simulator supersedes the token (as if a rogue script fetched
+# one); later the token nears expiry and is refreshed ahead of time. The
+# upstream sees one fetch per event, however many processes there are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+# --- setup (a fresh Debian machine: PHP from Debian, a venv with the wheel)
+if ! command -v php >/dev/null; then
+  say "installing php-cli"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq php-cli >/dev/null
+fi
+say "building libwxtoken, the CLI and the Python wheel"
+cargo build --release -q
+venv=target/demo-venv
+[ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q "maturin>=1.5,<2"
+rm -rf target/demo-wheels
+# Its own target dir: the wheel's libwxtoken.so links libpython, the C one must not.
+CARGO_TARGET_DIR=target/py "$venv/bin/maturin" build --release -o target/demo-wheels \
+  >target/demo-maturin.log 2>&1 || { cat target/demo-maturin.log; exit 1; }
+"$venv/bin/python" -m pip install -q --force-reinstall --no-deps target/demo-wheels/wxtoken-*.whl
+
+tmp=$(mktemp -d)
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+ln -s "$root/target/release/libwxtoken.so" "$tmp/libwxtoken.so.0" # the soname
+gcc -O2 -std=c11 -Wall -Wextra -Werror -Iinclude demo/worker.c -Ltarget/release -lwxtoken \
+  -Wl,-rpath,"$tmp" -o "$tmp/worker"
+
+# --- the simulator: 12 s tokens; a replaced token keeps working 5 s
+export WXTOKEN_APPID=wx0000000000demo WXTOKEN_SECRET=demo-secret-not-real
+target/release/wxtoken mock --lifetime 12 --overlap 5 --port-file "$tmp/url" >/dev/null 2>&1 &
+for _ in $(seq 200); do [ -s "$tmp/url" ] && break; sleep 0.05; done
+export WXTOKEN_API_BASE=$(cat "$tmp/url")
+# --- every process: the same file store, refresh 4 s before expiry
+export WXTOKEN_STORE="file:$tmp/store" WXTOKEN_REFRESH_MARGIN_S=4
+export WXTOKEN_LIB="$root/target/release/libwxtoken.so"
+mock() { "$venv/bin/python" -c "import json,sys,urllib.request as u
+r=u.urlopen(u.Request(sys.argv[1], data=(sys.argv[2].encode() if len(sys.argv)>2 else None)))
+print(r.read().decode())" "$WXTOKEN_API_BASE/mock/$1" "${@:2}"; }
+
+say "simulator at $WXTOKEN_API_BASE; store $WXTOKEN_STORE
+starting 3 C, 3 PHP and 3 Python processes at once (16 s each)"
+pids=()
+for i in 1 2 3; do
+  "$tmp/worker" 16 & pids+=($!)
+  php -d ffi.enable=1 demo/worker.php 16 & pids+=($!)
+  "$venv/bin/python" demo/worker.py 16 & pids+=($!)
+done
+sleep 6
+say "t=6s: the simulator supersedes the token (someone else fetched one; the old one now answers 40001)"
+mock supersede "{\"appid\":\"$WXTOKEN_APPID\"}" >/dev/null
+sleep 2
+say "t=8s: waiting for the token to near expiry: the refresher renews it 4 s early, nobody waits"
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+
+stats=$(mock stats)
+fetches=$(printf '%s' "$stats" | "$venv/bin/python" -c "import json,sys; print(json.load(sys.stdin)['token_calls']['$WXTOKEN_APPID']['token'])")
+say "result: 9 processes in 3 languages, $failed failed
+upstream token fetches: $fetches (one at cold start, one after the supersede, one ahead of expiry)"
+[ "$failed" -eq 0 ] && [ "$fetches" -eq 3 ]
