@@ -129,16 +129,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_sim PORT_FILE ARGS...: starts `wxtoken mock`, waits for its URL.
+# start_sim VAR PORT_FILE ARGS...: starts `wxtoken mock`, waits for its URL and
+# stores it in VAR. No $(...) around it: a subshell would lose sim_pids, and
+# cleanup would leave the simulator running.
 start_sim() {
-    local port_file=$1
-    shift
+    local var=$1 port_file=$2
+    shift 2
     rm -f "$port_file"
     "$RELEASE/wxtoken" mock --apps-file "$apps" --port-file "$port_file" "$@" \
         >"$port_file.log" 2>&1 &
     sim_pids+=($!)
     for _ in $(seq 1 100); do
-        [[ -s "$port_file" ]] && { tr -d '[:space:]' <"$port_file"; return 0; }
+        [[ -s "$port_file" ]] && { printf -v "$var" '%s' "$(tr -d '[:space:]' <"$port_file")"; return 0; }
         sleep 0.1
     done
     echo "the simulator did not start:" >&2
@@ -147,7 +149,7 @@ start_sim() {
 }
 
 echo "== simulators"
-if URL=$(start_sim "$WORK/sim.url") && URL_LONG=$(start_sim "$WORK/sim-long.url" --token-len 600); then
+if start_sim URL "$WORK/sim.url" && start_sim URL_LONG "$WORK/sim-long.url" --token-len 600; then
     pass "simulators at $URL and $URL_LONG"
 else
     fail "starting the simulators"
