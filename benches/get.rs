@@ -8,14 +8,16 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use parking_lot::{Mutex, RwLock};
 use wxtoken::mock::{MockApp, MockConfig, MockServer};
-use wxtoken::{Config, StoreSpec};
+use wxtoken::store::{FileStore, Store};
+use wxtoken::{Config, Record, StoreSpec};
 
 const APPID: &str = "wxbench0000000001";
+const FILE_APPID: &str = "wxbench0000000002";
 const SECRET: &str = "bench-secret";
 
 fn fresh_get(c: &mut Criterion) {
     let server = MockServer::start(MockConfig {
-        apps: vec![MockApp::mp(APPID, SECRET)],
+        apps: vec![MockApp::mp(APPID, SECRET), MockApp::mp(FILE_APPID, SECRET)],
         ..MockConfig::default()
     })
     .expect("simulator");
@@ -54,7 +56,50 @@ fn fresh_get(c: &mut Criterion) {
         b.iter(|| mutex.lock().get(black_box(app.as_str())).cloned().unwrap())
     });
     group.finish();
+
+    // The same fresh get with the file store: the fast path never touches
+    // the store, so it should cost the same as the memory store's.
+    let dir = std::env::temp_dir().join(format!("wxtoken-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = Config::new(FILE_APPID, SECRET);
+    cfg.api_base = server.base_url();
+    cfg.store = StoreSpec::File(Some(dir.clone()));
+    let file_app = wxtoken::configure(cfg).expect("configure");
+    let file_token = wxtoken::get(&file_app).expect("first fetch");
+    let mut group = c.benchmark_group("store");
+    group.bench_function("fresh get, memory store", |b| {
+        b.iter(|| wxtoken::get(black_box(&app)).unwrap())
+    });
+    group.bench_function("fresh get, file store", |b| {
+        b.iter(|| wxtoken::get(black_box(&file_app)).unwrap())
+    });
+
+    // Adopting a record another process wrote: the background refresher
+    // (every 500 ms) or a slow path reads and parses the record file.
+    let store = FileStore::open(Some(&dir)).expect("store");
+    let key = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find_map(|n| n.strip_suffix(".json").map(str::to_string))
+        .expect("the record file");
+    group.bench_function("adopt: read + parse the record file", |b| {
+        b.iter(|| store.load(black_box(&key)).unwrap().unwrap())
+    });
+    // A stale report: the slow path reads the store, finds the token moved
+    // on, and answers the current one with no upstream call.
+    group.bench_function("slow path: invalidate(stale token), file store", |b| {
+        b.iter(|| wxtoken::invalidate(black_box(&file_app), "a-stale-token").unwrap())
+    });
+    assert_eq!(
+        store
+            .load(&key)
+            .unwrap()
+            .map(|r: Record| r.token.to_string()),
+        Some(file_token.to_string())
+    );
+    group.finish();
     server.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 criterion_group!(benches, fresh_get);

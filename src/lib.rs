@@ -30,7 +30,7 @@ mod refresh;
 mod refresher;
 mod registry;
 mod stats;
-mod store;
+pub mod store;
 mod token;
 mod upstream;
 
@@ -40,6 +40,7 @@ pub use config::{
 };
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
 pub use registry::{apps, call, configure, get, invalidate, status, with_token, Attempt};
+pub use record::Record;
 pub use token::Token;
 
 /// The crate version, as the bindings report it.

@@ -1,5 +1,7 @@
 //! Stores: where processes (and hosts) share one record per app, and elect
-//! the one refresher through a lock. The token cell only talks to this trait.
+//! the one refresher through a lock. The token cell only talks to this trait;
+//! configure picks the implementation from the `store` option. Public so
+//! that tools and benchmarks can read what a store holds.
 
 mod file;
 mod memory;
