@@ -25,6 +25,8 @@ mod fork;
 mod log;
 pub mod mock;
 mod policy;
+#[cfg(feature = "python")]
+mod python;
 mod record;
 mod refresh;
 mod refresher;
@@ -39,8 +41,10 @@ pub use config::{
     DEFAULT_WECOM_API_BASE, OPTION_NAMES,
 };
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
-pub use registry::{apps, call, configure, get, invalidate, status, with_token, Attempt};
 pub use record::Record;
+pub use registry::{
+    apps, call, configure, get, invalidate, status, with_fresh_token, with_token, Attempt,
+};
 pub use token::Token;
 
 /// The crate version, as the bindings report it.

@@ -64,6 +64,16 @@ pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
     Ok(f(&token))
 }
 
+/// Runs `f` on the token only if a fresh one is at hand, without blocking:
+/// None means "take the slow path" ([`get`]). Bindings that must let go of
+/// an interpreter lock before they may wait (Python's GIL) try this first.
+#[inline]
+pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
+    let cells = CELLS.load();
+    let guard = cells.get(app)?.current_guard();
+    TokenCell::fresh_in(&guard).map(f)
+}
+
 /// Reports `bad_token` as refused by a business call (40001, 40014, 42001).
 /// If it is still current, one refresh runs (however many callers report it);
 /// otherwise the current token comes back with no upstream call.
@@ -132,6 +142,17 @@ fn cell(app: &str) -> Result<Arc<TokenCell>> {
     }
     Err(Error::new(
         ErrorKind::NotConfigured,
-        format!("app '{app}' is not configured (call configure, or set WXTOKEN_APPID and WXTOKEN_SECRET)"),
+        format!(
+            "app '{}' is not configured (call configure, or set WXTOKEN_APPID and WXTOKEN_SECRET)",
+            shortened(app)
+        ),
     ))
+}
+
+/// A caller's string quoted in a message: at most 64 characters of it.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }

@@ -84,7 +84,7 @@ impl Settings {
         let ip = ip.to_canonical();
         self.allow_ips
             .as_ref()
-            .map_or(true, |list| list.iter().any(|a| a.to_canonical() == ip))
+            .is_none_or(|list| list.iter().any(|a| a.to_canonical() == ip))
     }
 
     fn to_json(&self) -> Value {

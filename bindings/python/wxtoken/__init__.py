@@ -1,0 +1,59 @@
+"""wxtoken: one WeChat access_token per app, shared by every thread, process and host.
+
+    import wxtoken
+
+    app = wxtoken.configure("wx1234567890abcdef", secret)   # returns the app name
+    token = wxtoken.get_token(app)
+    # A business API answered 40001 / 40014 / 42001 for `token`:
+    token = wxtoken.invalidate(app, token)
+    # Or let wxtoken do that dance: fn(token) is retried once on a bad token.
+    result = wxtoken.call(app, lambda token: my_api(token))
+
+The token logic lives in the Rust core; this package only converts types.
+"""
+
+from wxtoken._errors import (
+    BadResponse,
+    CredentialsRejected,
+    InvalidArgument,
+    IpNotAllowed,
+    NetworkError,
+    NotConfigured,
+    QuotaExhausted,
+    StoreError,
+    TokenTimeout,
+    UpstreamError,
+    WxTokenError,
+)
+from wxtoken._wxtoken import (
+    BAD_TOKEN_ERRCODES,
+    Client,
+    __version__,
+    call,
+    configure,
+    get_token,
+    invalidate,
+    status,
+)
+
+__all__ = [
+    "BAD_TOKEN_ERRCODES",
+    "BadResponse",
+    "Client",
+    "CredentialsRejected",
+    "InvalidArgument",
+    "IpNotAllowed",
+    "NetworkError",
+    "NotConfigured",
+    "QuotaExhausted",
+    "StoreError",
+    "TokenTimeout",
+    "UpstreamError",
+    "WxTokenError",
+    "__version__",
+    "call",
+    "configure",
+    "get_token",
+    "invalidate",
+    "status",
+]

@@ -1,0 +1,322 @@
+//! The Python binding (`import wxtoken`), built by maturin with the `python`
+//! feature. Conversions only: every decision is the core's (DESIGN.md, "The
+//! public faces"). The interpreter is released (`detach`) around every call
+//! that can wait on the network, a lock or the store.
+//!
+//! Exceptions are plain Python classes (`wxtoken/_errors.py`), looked up once
+//! and raised as `cls(message, errcode, errmsg)`.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
+use serde_json::{Map, Number, Value};
+
+use crate::{Attempt, Config, Error, ErrorKind};
+
+/// `wxtoken._errors.BY_KIND`: the exception class for each `ErrorKind::as_str`.
+static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+/// A core error as an instance of its `wxtoken.WxTokenError` subclass.
+fn to_py_err(py: Python<'_>, err: &Error) -> PyErr {
+    let raise = || -> PyResult<PyErr> {
+        let classes = ERROR_CLASSES.get_or_try_init(py, || {
+            let by_kind = py.import("wxtoken._errors")?.getattr("BY_KIND")?;
+            PyResult::Ok(by_kind.cast_into::<PyDict>()?.unbind())
+        })?;
+        let class = match classes.bind(py).get_item(err.kind().as_str())? {
+            Some(class) => class,
+            None => py.import("wxtoken._errors")?.getattr("WxTokenError")?,
+        };
+        let exc = class.call1((err.to_string(), err.errcode(), err.errmsg()))?;
+        Ok(PyErr::from_value(exc))
+    };
+    raise().unwrap_or_else(|failed| failed)
+}
+
+fn invalid_argument(py: Python<'_>, msg: String) -> PyErr {
+    to_py_err(py, &Error::new(ErrorKind::InvalidArgument, msg))
+}
+
+/// `**options` as the JSON object the core parses: str, int and None only.
+fn options_map(
+    py: Python<'_>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Map<String, Value>> {
+    let mut map = Map::new();
+    let Some(options) = options else {
+        return Ok(map);
+    };
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        let value = if value.is_none() {
+            Value::Null
+        } else if let Ok(s) = value.cast::<PyString>() {
+            Value::String(s.to_cow()?.into_owned())
+        } else if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
+            if let Ok(n) = value.extract::<i64>() {
+                Value::Number(Number::from(n))
+            } else if let Ok(n) = value.extract::<u64>() {
+                Value::Number(Number::from(n))
+            } else {
+                return Err(invalid_argument(
+                    py,
+                    format!("option '{key}' is out of range"),
+                ));
+            }
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "option '{key}' must be a str, an int or None, not {}",
+                value.get_type().name()?
+            )));
+        };
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+/// Parses the arguments and registers the app; returns its name.
+fn configure_app(
+    py: Python<'_>,
+    appid: Option<PyBackedStr>,
+    secret: Option<PyBackedStr>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    let options = options_map(py, options)?;
+    let (appid, secret) = (appid.as_deref(), secret.as_deref());
+    py.detach(|| Config::from_options(appid, secret, &options).and_then(crate::configure))
+        .map_err(|e| to_py_err(py, &e))
+}
+
+/// A fresh token is copied straight into a new str with the interpreter
+/// held (no allocation on the Rust side, no detach); only the slow path,
+/// which may wait for a refresh, lets other Python threads run.
+fn get_token_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString>> {
+    if let Some(token) = crate::with_fresh_token(app, |t| PyString::new(py, t)) {
+        return Ok(token);
+    }
+    let token = py
+        .detach(|| crate::get(app))
+        .map_err(|e| to_py_err(py, &e))?;
+    Ok(PyString::new(py, &token))
+}
+
+fn invalidate_of<'py>(
+    py: Python<'py>,
+    app: &str,
+    bad_token: &str,
+) -> PyResult<Bound<'py, PyString>> {
+    let token = py
+        .detach(|| crate::invalidate(app, bad_token))
+        .map_err(|e| to_py_err(py, &e))?;
+    Ok(PyString::new(py, &token))
+}
+
+fn status_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyAny>> {
+    let status = py
+        .detach(|| crate::status(app))
+        .map_err(|e| to_py_err(py, &e))?;
+    to_python(py, &status)
+}
+
+/// A JSON value as the Python value `json.loads` would give.
+fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (None, Some(u)) => u.into_pyobject(py)?.into_any(),
+            (None, None) => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|v| to_python(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (k, v) in fields {
+                dict.set_item(k, to_python(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// True when `errcode` is an int (not a bool) among `BAD_TOKEN_ERRCODES`.
+fn is_bad_errcode(errcode: &Bound<'_, PyAny>) -> bool {
+    errcode.is_instance_of::<PyInt>()
+        && !errcode.is_instance_of::<PyBool>()
+        && errcode
+            .extract::<i64>()
+            .is_ok_and(crate::is_bad_token_errcode)
+}
+
+/// A value returned by the business call: a dict or Mapping whose
+/// `errcode` is a bad-token code says the token was refused.
+fn returned_bad_token(value: &Bound<'_, PyAny>) -> bool {
+    let errcode = if let Ok(dict) = value.cast::<PyDict>() {
+        dict.get_item("errcode").ok().flatten()
+    } else if let Ok(mapping) = value.cast::<PyMapping>() {
+        mapping.get_item("errcode").ok()
+    } else {
+        None
+    };
+    errcode.is_some_and(|e| is_bad_errcode(&e))
+}
+
+/// An exception raised by the business call: an int `errcode` attribute
+/// that is a bad-token code says the token was refused.
+fn raised_bad_token(py: Python<'_>, err: &PyErr) -> bool {
+    err.value(py)
+        .getattr("errcode")
+        .is_ok_and(|e| is_bad_errcode(&e))
+}
+
+/// One run of the business call, as the core's `call` wants it.
+fn attempt(py: Python<'_>, f: &Py<PyAny>, token: &str) -> Attempt<PyResult<Py<PyAny>>> {
+    match f.bind(py).call1((token,)) {
+        Ok(v) if returned_bad_token(&v) => Attempt::BadToken(Ok(v.unbind())),
+        Ok(v) => Attempt::Done(Ok(v.unbind())),
+        Err(e) if raised_bad_token(py, &e) => Attempt::BadToken(Err(e)),
+        Err(e) => Attempt::Done(Err(e)),
+    }
+}
+
+/// `fn(token)`, retried once by the core on a bad-token answer. The
+/// interpreter is released while the core gets or refreshes the token and
+/// taken back only to run `fn`.
+fn call_of(py: Python<'_>, app: &str, f: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if !f.is_callable() {
+        return Err(PyTypeError::new_err(format!(
+            "fn must be callable, not {}",
+            f.get_type().name()?
+        )));
+    }
+    let f = f.clone().unbind();
+    let outcome =
+        py.detach(|| crate::call(app, |token| Python::attach(|py| attempt(py, &f, token))));
+    match outcome {
+        Ok(returned_or_raised) => returned_or_raised,
+        Err(e) => Err(to_py_err(py, &e)),
+    }
+}
+
+/// Registers an app (or replaces its configuration) and returns its name.
+#[pyfunction]
+#[pyo3(signature = (appid = None, secret = None, **options))]
+fn configure(
+    py: Python<'_>,
+    appid: Option<PyBackedStr>,
+    secret: Option<PyBackedStr>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    configure_app(py, appid, secret, options)
+}
+
+/// A token the platform accepts now.
+#[pyfunction]
+fn get_token<'py>(py: Python<'py>, app: PyBackedStr) -> PyResult<Bound<'py, PyString>> {
+    get_token_of(py, &app)
+}
+
+/// Reports `bad_token` as refused by a business call; returns the good token.
+#[pyfunction]
+fn invalidate<'py>(
+    py: Python<'py>,
+    app: PyBackedStr,
+    bad_token: PyBackedStr,
+) -> PyResult<Bound<'py, PyString>> {
+    invalidate_of(py, &app, &bad_token)
+}
+
+/// The app's state as a dict (never the token or the secret).
+#[pyfunction]
+fn status<'py>(py: Python<'py>, app: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
+    status_of(py, &app)
+}
+
+/// Runs `fn(token)`; on a bad-token errcode, invalidates and runs it once more.
+#[pyfunction]
+#[pyo3(name = "call")]
+fn call_fn(py: Python<'_>, app: PyBackedStr, r#fn: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    call_of(py, &app, r#fn)
+}
+
+/// One configured app: `Client(appid, secret, **options)`.
+#[pyclass(frozen, module = "wxtoken", name = "Client")]
+struct Client {
+    name: String,
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (appid = None, secret = None, **options))]
+    fn new(
+        py: Python<'_>,
+        appid: Option<PyBackedStr>,
+        secret: Option<PyBackedStr>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        Ok(Client {
+            name: configure_app(py, appid, secret, options)?,
+        })
+    }
+
+    /// The app's name, as the module-level functions take it.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn get_token<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        get_token_of(py, &self.name)
+    }
+
+    fn invalidate<'py>(
+        &self,
+        py: Python<'py>,
+        bad_token: PyBackedStr,
+    ) -> PyResult<Bound<'py, PyString>> {
+        invalidate_of(py, &self.name, &bad_token)
+    }
+
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        status_of(py, &self.name)
+    }
+
+    fn call(&self, py: Python<'_>, r#fn: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        call_of(py, &self.name, r#fn)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "wxtoken.Client(name={})",
+            PyString::new(py, &self.name).repr()?
+        ))
+    }
+}
+
+#[pymodule]
+#[pyo3(name = "_wxtoken")]
+fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", crate::VERSION)?;
+    m.add(
+        "BAD_TOKEN_ERRCODES",
+        PyFrozenSet::new(py, crate::BAD_TOKEN_ERRCODES)?,
+    )?;
+    m.add_function(wrap_pyfunction!(configure, m)?)?;
+    m.add_function(wrap_pyfunction!(get_token, m)?)?;
+    m.add_function(wrap_pyfunction!(invalidate, m)?)?;
+    m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(call_fn, m)?)?;
+    m.add_class::<Client>()?;
+    Ok(())
+}
