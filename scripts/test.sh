@@ -46,11 +46,17 @@ suite() {
 
 suite "rustfmt" cargo fmt --all -- --check
 suite "clippy" cargo clippy --all-targets -- -D warnings
+# The Python feature builds in its own target dir: its libwxtoken.so links
+# libpython, and must never replace the C library in target/release.
+suite "clippy (python feature)" env CARGO_TARGET_DIR=target/py \
+  cargo clippy --features python --all-targets -- -D warnings
 suite "cargo test" cargo test --all-targets
 suite "doc tests" cargo test --doc
 suite "C headers up to date" bash bindings/c/check-header.sh --build
 suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh
+suite "Python (wheel, sdist, pytest, mypy --strict)" bash bindings/python/run-tests.sh
+suite "C + PHP + Python processes on one store" bash tests/cross/run.sh
 
 log "summary"
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
