@@ -3,9 +3,10 @@
 #   1. installs what is missing (Debian packages: php-cli, phpunit, php-fpm, libfcgi-bin)
 #   2. builds the library and the CLI: cargo build --release (skip: WXTOKEN_NO_BUILD=1)
 #   3. starts the simulator with a file of apps (every test takes apps of its own)
-#   4. starts php-fpm (pm=static, 2 workers) with opcache.preload=preload.php and
-#      ffi.enable=preload, in each README setup that can run here (A: root master +
-#      ffi.preload; B: unprivileged master + FFI::load), for FpmPreloadTest (cgi-fcgi)
+#   4. works out how the PHP-FPM tests may run php-fpm (with opcache.preload=preload.php and
+#      ffi.enable=preload) in each README setup that can run here (A: root master +
+#      ffi.preload; B: unprivileged master + FFI::load); the tests start and stop their own
+#      (tests/Fpm.php) and request them with cgi-fcgi (tests/fpm/drive.sh)
 #   5. runs PHPUnit under `php -d ffi.enable=1`
 # The last line printed is `N passed, N failed` (a skipped test counts as failed: here
 # everything it needs is provided); the exit status is non-zero on any failure.
@@ -68,14 +69,18 @@ CLI="$ROOT/target/release/wxtoken"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wxtoken-php-tests.XXXXXX")
 chmod 755 "$TMP"
 MOCK_PID=
-FPM_PIDS=()
 cleanup() {
     set +e
-    local pid
-    for pid in "${FPM_PIDS[@]}" $MOCK_PID; do
-        kill "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+    local f pid
+    # php-fpm masters a test left running (PHPUnit killed): by their pid files.
+    for f in "$TMP"/fpm-*/fpm.pid; do
+        [ -s "$f" ] && pid=$(cat "$f") || continue
+        case "$(cat "/proc/$pid/comm" 2>/dev/null)" in php-fpm*) kill "$pid" 2>/dev/null ;; esac
     done
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null
+        wait "$MOCK_PID" 2>/dev/null
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -102,72 +107,59 @@ done
 API_BASE=$(cat "$TMP/mock.url")
 say "simulator at $API_BASE"
 
-# ---- 4. php-fpm with opcache.preload + FFI scope ---------------------------------------
-# Setup A (README): master as root, workers and preload as www-data (opcache.preload_user),
-#   the scope from ffi.preload (a header written by ffi-header.php). Needs root.
-# Setup B: master as an ordinary user, preload.php FFI::load()s a temporary header.
-# Each setup that can run here gets its own php-fpm; FpmPreloadTest requests every one.
-FPM_PIDS=()
-FPM_LIST=
-start_fpm() { # label dir master-user pool-user|"" [php-fpm flags...]
-    local label=$1 dir=$2 master=$3 pool=$4
-    shift 4
-    mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown "$master" "$dir"
-    {
-        printf '[global]\nerror_log = %s/fpm.log\npid = %s/fpm.pid\ndaemonize = no\n\n' "$dir" "$dir"
-        printf '[wxtoken-tests]\nlisten = %s/fpm.sock\nlisten.mode = 0666\n' "$dir"
-        [ -n "$pool" ] && printf 'user = %s\ngroup = %s\n' "$pool" "$(id -gn "$pool")"
-        printf 'pm = static\npm.max_children = 2\nclear_env = yes\ncatch_workers_output = yes\n'
-        printf 'php_admin_value[error_log] = %s/php.log\nphp_admin_flag[log_errors] = on\n' "$dir"
-        printf 'php_admin_flag[display_errors] = off\n'
-    } >"$dir/fpm.conf"
-    local run=()
-    [ "$master" != "$(id -un)" ] && run=(setpriv --reuid="$master" --regid="$(id -gn "$master")" --init-groups)
-    # The master's environment is what preload.php sees (WXTOKEN_LIB, WXTOKEN_HEADER).
-    "${run[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TMPDIR="$dir" \
-        WXTOKEN_LIB="$LIB" WXTOKEN_HEADER="$ROOT/include/wxtoken_ffi.h" \
-        "$FPM" -F -y "$dir/fpm.conf" -d opcache.enable=1 -d "opcache.preload=$HERE/preload.php" \
-        -d ffi.enable=preload "$@" >"$dir/fpm.out" 2>&1 &
-    FPM_PIDS+=($!)
-    local pid=$!
-    for _ in $(seq 200); do
-        [ -S "$dir/fpm.sock" ] && break
-        kill -0 "$pid" 2>/dev/null || die "php-fpm ($label) exited: $(cat "$dir/fpm.out" "$dir/fpm.log" 2>/dev/null)"
-        sleep 0.05
-    done
-    [ -S "$dir/fpm.sock" ] || die "php-fpm ($label) did not listen: $(cat "$dir/fpm.out" "$dir/fpm.log" 2>/dev/null)"
-    say "php-fpm $PHPV, $label: $dir/fpm.sock"
-    FPM_LIST="$FPM_LIST $label=$dir/fpm.sock"
-}
-
-WWW_OK=
-if [ "$(id -u)" = 0 ] && id www-data >/dev/null 2>&1 && command -v runuser >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1 \
-    && runuser -u www-data -- test -r "$LIB" -a -r "$ROOT/include/wxtoken_ffi.h" \
-        -a -r "$HERE/preload.php" -a -r "$HERE/src/WxToken.php" -a -r "$HERE/tests/fpm/page.php"; then
-    WWW_OK=1
-fi
+# ---- 4. php-fpm: what the tests may start -----------------------------------------------
+# The PHP-FPM tests start their own php-fpm (tests/Fpm.php) with opcache.preload and
+# ffi.enable=preload, in each README setup that can run here:
+#   A: master as root, workers and preload as www-data (opcache.preload_user), the scope from
+#      ffi.preload (a header written by ffi-header.php). Only when root.
+#   B: master as an ordinary user (www-data when root), preload.php FFI::load()s the header.
+# The workers never run as root: a file store's directory belongs to the workers' user
+# (mode 0700), as in production. If www-data cannot read the checkout (say under /root),
+# php-fpm gets a world-readable copy of what it reads (the package, the library, the header).
+FPM_USER=$(id -un)
+FPM_PKG=$HERE
+FPM_LIB=$LIB
+FPM_HEADER=$ROOT/include/wxtoken_ffi.h
+FFI_PRELOAD=
 if [ "$(id -u)" = 0 ]; then
-    WXTOKEN_LIB="$LIB" php "$HERE/ffi-header.php" "$TMP/wxtoken-ffi.h" || die "ffi-header.php failed"
-    if [ -n "$WWW_OK" ]; then
-        start_fpm "A:root-master,ffi.preload" "$TMP/fpm-a" root www-data \
-            -d opcache.preload_user=www-data -d "ffi.preload=$TMP/wxtoken-ffi.h"
-        start_fpm "B:www-data-master,FFI::load" "$TMP/fpm-b" www-data ""
-    else
-        say "www-data cannot read $ROOT: setup A runs as root (php-fpm -R), setup B is skipped"
-        start_fpm "A:root-master,ffi.preload" "$TMP/fpm-a" root root -R \
-            -d opcache.preload_user=root -d "ffi.preload=$TMP/wxtoken-ffi.h"
+    command -v setpriv >/dev/null 2>&1 || install util-linux
+    command -v setpriv >/dev/null 2>&1 || die "setpriv missing (util-linux): needed to run php-fpm as www-data"
+    FPM_USER=www-data
+    id "$FPM_USER" >/dev/null 2>&1 || FPM_USER=nobody
+    id "$FPM_USER" >/dev/null 2>&1 || die "neither www-data nor nobody exists: php-fpm's workers must not run as root"
+    fpm_user_reads() { setpriv --reuid="$FPM_USER" --regid="$(id -g "$FPM_USER")" --clear-groups test -r "$1"; }
+    fpm_user_reads "$TMP/apps.json" || die "$FPM_USER cannot read $TMP: set TMPDIR to a directory it can enter"
+    if [ "${WXTOKEN_TEST_STAGE:-}" = 1 ] || ! { fpm_user_reads "$LIB" && fpm_user_reads "$FPM_HEADER" \
+            && fpm_user_reads "$HERE/preload.php" && fpm_user_reads "$HERE/src/WxToken.php" \
+            && fpm_user_reads "$HERE/tests/fpm/token-page.php"; }; then
+        say "php-fpm gets a copy in $TMP/stage (${WXTOKEN_TEST_STAGE:+WXTOKEN_TEST_STAGE=1}${WXTOKEN_TEST_STAGE:-$FPM_USER cannot read $ROOT})"
+        mkdir -p "$TMP/stage/bindings/php/tests" "$TMP/stage/target/release" "$TMP/stage/include"
+        cp -R "$HERE/src" "$HERE/preload.php" "$TMP/stage/bindings/php/"
+        cp -R "$HERE/tests/fpm" "$TMP/stage/bindings/php/tests/"
+        cp "$LIB" "$TMP/stage/target/release/"
+        cp "$FPM_HEADER" "$TMP/stage/include/"
+        chmod -R a+rX "$TMP/stage"
+        FPM_PKG=$TMP/stage/bindings/php
+        FPM_LIB=$TMP/stage/target/release/$(basename "$LIB")
+        FPM_HEADER=$TMP/stage/include/wxtoken_ffi.h
     fi
-else
-    start_fpm "B:$(id -un)-master,FFI::load" "$TMP/fpm-b" "$(id -un)" ""
+    FFI_PRELOAD=$TMP/wxtoken-ffi.h
+    WXTOKEN_LIB="$FPM_LIB" php "$HERE/ffi-header.php" "$FFI_PRELOAD" || die "ffi-header.php failed"
 fi
+say "php-fpm $PHPV ($FPM): workers as $FPM_USER, setups: ${FFI_PRELOAD:+A (root master) and }B ($FPM_USER master)"
 
 # ---- 5. PHPUnit -----------------------------------------------------------------------
 set +e
 env WXTOKEN_TEST_API_BASE="$API_BASE" \
     WXTOKEN_TEST_APPS="$TMP/apps.json" \
     WXTOKEN_TEST_CLI="$CLI" \
-    WXTOKEN_TEST_FPM="${FPM_LIST# }" \
+    WXTOKEN_TEST_FPM_BIN="$FPM" \
+    WXTOKEN_TEST_FPM_USER="$FPM_USER" \
+    WXTOKEN_TEST_FPM_PKG="$FPM_PKG" \
+    WXTOKEN_TEST_FPM_LIB="$FPM_LIB" \
+    WXTOKEN_TEST_FPM_HEADER="$FPM_HEADER" \
+    WXTOKEN_TEST_FFI_PRELOAD="$FFI_PRELOAD" \
+    WXTOKEN_TEST_FPM_TMP="$TMP" \
     WXTOKEN_LIB="$LIB" \
     WXTOKEN_API_BASE="$API_BASE" \
     WXTOKEN_STORE=memory \

@@ -41,16 +41,16 @@ final class Mock
         return $extra + ['api_base' => self::base(), 'store' => 'memory'];
     }
 
-    /** Upstream token fetches of $appid seen by the simulator (all endpoints). */
-    public static function fetches(string $appid): int
+    /** Upstream token fetches of $appid seen by the simulator (all endpoints); $base: another simulator. */
+    public static function fetches(string $appid, ?string $base = null): int
     {
-        $calls = self::stats()['token_calls'][$appid] ?? [];
+        $calls = self::stats($base)['token_calls'][$appid] ?? [];
         return array_sum(array_map('intval', $calls));
     }
 
-    public static function stats(): array
+    public static function stats(?string $base = null): array
     {
-        return self::request('GET', '/mock/stats');
+        return self::request('GET', '/mock/stats', null, $base);
     }
 
     public static function fault(string $mode, ?int $count = null, ?int $delayMs = null): void
@@ -65,9 +65,9 @@ final class Mock
         self::admin('/mock/fault', $body);
     }
 
-    public static function supersede(string $appid): void
+    public static function supersede(string $appid, ?string $base = null): void
     {
-        self::admin('/mock/supersede', ['appid' => $appid]);
+        self::admin('/mock/supersede', ['appid' => $appid], $base);
     }
 
     /** Changes simulator settings; returns the settings as they were, for restore. */
@@ -84,9 +84,9 @@ final class Mock
         return self::request('GET', '/cgi-bin/get_api_domain_ip?access_token=' . rawurlencode($token));
     }
 
-    private static function admin(string $path, array $body): void
+    private static function admin(string $path, array $body, ?string $base = null): void
     {
-        $answer = self::request('POST', $path, json_encode((object) $body, JSON_THROW_ON_ERROR));
+        $answer = self::request('POST', $path, json_encode((object) $body, JSON_THROW_ON_ERROR), $base);
         if (($answer['errcode'] ?? 0) !== 0) {
             throw new \RuntimeException("simulator refused {$path}: " . json_encode($answer));
         }
