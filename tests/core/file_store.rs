@@ -19,11 +19,8 @@ fn store_dir(tag: &str) -> PathBuf {
 }
 
 fn cli(server: &MockServer, id: &str, dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxtoken"));
-    cmd.args(args)
-        .args(["--appid", id, "--api-base", &server.base_url()])
-        .arg(format!("--store=file:{}", dir.display()))
-        .env("WXTOKEN_SECRET", SECRET);
+    let mut cmd = wxtoken_cli(server, id, args);
+    cmd.arg(format!("--store=file:{}", dir.display()));
     cmd
 }
 

@@ -1,7 +1,5 @@
 //! Stable mode: independent callers share the platform's one stable token.
 
-use std::process::Command;
-
 use wxtoken::mock::MockServer;
 use wxtoken::Mode;
 
@@ -10,10 +8,7 @@ use crate::support::*;
 /// `wxtoken token` in a fresh process with the memory store: a caller that
 /// shares nothing with the others.
 fn independent_caller(server: &MockServer, id: &str, mode: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wxtoken"))
-        .args(["token", "--store", "memory", "--mode", mode, "--appid", id])
-        .args(["--api-base", &server.base_url()])
-        .env("WXTOKEN_SECRET", SECRET)
+    let out = wxtoken_cli(server, id, &["token", "--store", "memory", "--mode", mode])
         .output()
         .expect("run wxtoken");
     assert!(

@@ -61,6 +61,16 @@ pub fn check(server: &MockServer, token: &str) -> i64 {
     }
 }
 
+/// The `wxtoken` command against `server` as app `appid`, secret from the
+/// environment; add the subcommand and flags.
+pub fn wxtoken_cli(server: &MockServer, appid: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wxtoken"));
+    cmd.args(args)
+        .args(["--appid", appid, "--api-base", &server.base_url()])
+        .env("WXTOKEN_SECRET", SECRET);
+    cmd
+}
+
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
