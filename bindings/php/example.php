@@ -9,7 +9,7 @@
  *       WXTOKEN_SECRET=demo-secret-not-real php -d ffi.enable=1 bindings/php/example.php
  *
  * Against the real platform: drop WXTOKEN_API_BASE, use your appid and secret, and pick a
- * store shared by all your workers (file, or redis://... for several hosts).
+ * store shared by all your workers (the default, file).
  */
 
 declare(strict_types=1);
