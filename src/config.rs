@@ -87,7 +87,7 @@ impl fmt::Debug for Secret {
 
 /// One app's configuration. Build it with [`Config::new`] and set fields, or
 /// parse options with [`Config::from_options`] / [`Config::from_json`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub appid: String,
     pub secret: Secret,

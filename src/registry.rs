@@ -23,12 +23,18 @@ type Cells = FxHashMap<String, Arc<TokenCell>>;
 static CELLS: Lazy<ArcSwap<Cells>> = Lazy::new(|| ArcSwap::from_pointee(Cells::default()));
 
 /// Registers (or replaces) an app; returns the name to pass to [`get`].
-/// Re-configuring swaps in a new cell: calls in flight finish on the old one,
-/// and the token survives through the store.
+/// Re-configuring with other settings swaps in a new cell: calls in flight
+/// finish on the old one, and the token survives through the store. The same
+/// settings again change nothing, so configuring on every request (as PHP
+/// code does) keeps the fresh-read path.
 pub fn configure(cfg: Config) -> Result<String> {
     cfg.validate()?;
-    let store = store::open(&cfg.store)?;
     let name = cfg.name.clone();
+    if CELLS.load().get(&name).is_some_and(|c| c.cfg == cfg) {
+        refresher::ensure_running();
+        return Ok(name);
+    }
+    let store = store::open(&cfg.store)?;
     let cell = TokenCell::new(cfg, store);
     CELLS.rcu(|cells| {
         let mut cells = Cells::clone(cells);

@@ -57,6 +57,30 @@ fn reconfiguring_keeps_the_token_and_never_fails_readers() {
     assert_eq!(server.token_calls(&id), 1);
 }
 
+/// Configuring on every request (PHP's way) must not cost the fresh path:
+/// the same settings keep the app's state; other settings replace it.
+#[test]
+fn configuring_the_same_settings_again_keeps_the_app_state() {
+    let id = appid("sameconf");
+    let server = mock_for(&id, 7200, 300);
+    let app = configure(&server, &id, |_| {});
+    wxtoken::get(&app).unwrap();
+    let calls = |app: &str| wxtoken::status(app).unwrap()["stats"]["upstream_calls"].clone();
+    assert_eq!(calls(&app), 1);
+    for _ in 0..10 {
+        configure(&server, &id, |_| {});
+    }
+    assert_eq!(calls(&app), 1, "the same cell: its counters survived");
+    configure(&server, &id, |c| c.wait = secs(3.0));
+    assert_eq!(calls(&app), 0, "new settings, new cell");
+    wxtoken::get(&app).unwrap();
+    assert_eq!(
+        server.token_calls(&id),
+        1,
+        "the token survived through the store"
+    );
+}
+
 #[test]
 fn unknown_and_empty_app_names_are_clear_errors() {
     let err = wxtoken::get("wx-never-configured").unwrap_err();
