@@ -202,9 +202,13 @@ if [[ "${VALGRIND:-1}" != 0 ]]; then
             # the whole process by design and holds its entries through
             # pointers into Arc allocations, which memcheck can only call
             # "possibly lost" at exit; no suppression file is needed.
+            # A forked child holds its parent's thread-owned memory with no
+            # live owner, so memcheck calls it "definitely lost" at the
+            # child's exit: test_fork is checked for memory errors only.
+            leaks=(--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
+            [[ $name == test_fork ]] && leaks=(--leak-check=no)
             WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} run_test "$name ($kind, valgrind)" \
-                valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
-                --errors-for-leak-kinds=definite --track-origins=yes "$WORK/bin/$name.$kind"
+                valgrind -q --error-exitcode=99 "${leaks[@]}" --track-origins=yes "$WORK/bin/$name.$kind"
         done
     done
 fi
