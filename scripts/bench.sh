@@ -18,14 +18,15 @@ printf '[{"appid":"wxbench0000000001","secret":"bench-secret","platform":"mp"}]'
 target/release/wxtoken mock --apps-file "$tmp/apps.json" --port-file "$tmp/url" >/dev/null 2>&1 &
 echo $! >"$tmp/pid"
 for _ in $(seq 100); do [ -s "$tmp/url" ] && break; sleep 0.05; done
-export WXTOKEN_API_BASE=$(cat "$tmp/url")
+api_base=$(cat "$tmp/url")
 
 echo "=== C: wxtoken_get into a caller buffer"
 ln -s "$root/target/release/libwxtoken.so" "$tmp/libwxtoken.so.0" # the soname
 gcc -O2 -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude benches/c_get.c \
   -Ltarget/release -lwxtoken -Wl,-rpath,"$tmp" -lpthread -o "$tmp/c_get"
-"$tmp/c_get"
+WXTOKEN_API_BASE=$api_base "$tmp/c_get"
 
+# The PHP and Python benchmarks start simulators of their own.
 if [ -f benches/php_get.php ]; then
   echo "=== PHP: get through FFI"
   WXTOKEN_LIB="$root/target/release/libwxtoken.so" php -d ffi.enable=1 benches/php_get.php
@@ -34,6 +35,6 @@ if [ -f benches/python_get.py ]; then
   echo "=== Python: get_token beside wechatpy"
   venv=target/py-venv
   [ -x "$venv/bin/python" ] || { echo "no $venv: run scripts/test.sh first" >&2; exit 1; }
-  "$venv/bin/python" -c 'import wechatpy' 2>/dev/null || "$venv/bin/pip" install -q wechatpy
+  "$venv/bin/python" -c 'import wechatpy' 2>/dev/null || "$venv/bin/pip" install -q 'wechatpy[cryptography]'
   "$venv/bin/python" benches/python_get.py
 fi
