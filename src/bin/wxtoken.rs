@@ -27,8 +27,8 @@ OPTIONS (each falls back to its environment variable)
   --api-base URL         WXTOKEN_API_BASE  default the platform's https host;
                                            plain http only to loopback
   --store SPEC           WXTOKEN_STORE     file (default: one token for every process
-                                           of this host, in $XDG_RUNTIME_DIR/wxtoken
-                                           or /tmp/wxtoken-UID), file:/dir, memory
+                                           of this host, in /dev/shm/wxtoken-UID),
+                                           file:/dir, memory
   --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300
   --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000
   --wait-ms N            WXTOKEN_WAIT_MS           default 10000

@@ -38,8 +38,8 @@ pub struct FileStore {
 static HELD: Lazy<Mutex<(u64, HashSet<PathBuf>)>> = Lazy::new(|| Mutex::new((0, HashSet::new())));
 
 impl FileStore {
-    /// Opens (creating it 0700 if needed) `dir`, or the default directory:
-    /// `$XDG_RUNTIME_DIR/wxtoken`, else `/tmp/wxtoken-<uid>`. Refuses a
+    /// Opens (creating it 0700 if needed) `dir`, or the default directory,
+    /// `/dev/shm/wxtoken-<uid>` (else `/tmp/wxtoken-<uid>`). Refuses a
     /// directory that is a symlink, owned by another user, or writable by
     /// group or others: whoever can write there can feed us tokens.
     pub fn open(dir: Option<&Path>) -> Result<Arc<FileStore>> {
@@ -47,15 +47,33 @@ impl FileStore {
             Some(d) => d.to_path_buf(),
             None => default_dir(),
         };
-        if fs::symlink_metadata(&dir).is_err() {
+        let store = FileStore { dir };
+        store.ensure_dir()?;
+        Ok(Arc::new(store))
+    }
+
+    /// Creates the directory (0700) if it is missing, then checks it.
+    fn ensure_dir(&self) -> Result<()> {
+        if fs::symlink_metadata(&self.dir).is_err() {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
-                .create(&dir)
-                .map_err(|e| store_err(&dir, "cannot create the store directory", &e))?;
+                .create(&self.dir)
+                .map_err(|e| store_err(&self.dir, "cannot create the store directory", &e))?;
         }
-        check_dir(&dir)?;
-        Ok(Arc::new(FileStore { dir }))
+        check_dir(&self.dir)
+    }
+
+    /// Runs `op`; if the directory vanished meanwhile (a tmp cleaner, a
+    /// logout removing /run/user/UID), recreates it and runs `op` once more.
+    fn in_dir<T>(&self, op: impl Fn() -> io::Result<T>) -> Result<io::Result<T>> {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.ensure_dir()?;
+                Ok(op())
+            }
+            other => Ok(other),
+        }
     }
 
     fn record_path(&self, key: &str) -> PathBuf {
@@ -67,12 +85,21 @@ impl FileStore {
     }
 }
 
+/// One fixed place per user, whatever the environment: a directory taken
+/// from $XDG_RUNTIME_DIR would split one user's processes in two (PHP-FPM
+/// and cron under systemd have none; a login shell has one), and two stores
+/// mean two refreshers killing each other's tokens. /dev/shm is per host,
+/// in memory, and not hidden by systemd's PrivateTmp (which php-fpm's unit
+/// sets), unlike /tmp.
 fn default_dir() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(run) if Path::new(&run).is_dir() => Path::new(&run).join("wxtoken"),
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        _ => PathBuf::from(format!("/tmp/wxtoken-{}", unsafe { libc::geteuid() })),
-    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let base = if Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    PathBuf::from(format!("{base}/wxtoken-{uid}"))
 }
 
 fn check_dir(dir: &Path) -> Result<()> {
@@ -115,7 +142,7 @@ fn store_err(path: &Path, what: &str, e: &io::Error) -> Error {
 }
 
 struct FileLock {
-    _file: File,
+    file: Option<File>,
     path: PathBuf,
 }
 
@@ -124,10 +151,13 @@ impl RefreshLock for FileLock {}
 impl Drop for FileLock {
     fn drop(&mut self) {
         let mut held = HELD.lock();
+        // Close (releasing the record lock) while still claimed: a sibling
+        // thread that opened the file in between and then closed it would
+        // drop this process's lock on it (record locks are per process).
+        drop(self.file.take());
         if held.0 == fork::generation() {
             held.1.remove(&self.path);
         }
-        // Closing the file (after this) releases the record lock.
     }
 }
 
@@ -169,7 +199,7 @@ impl Store for FileStore {
             f.sync_all()?;
             fs::rename(&tmp, &path)
         };
-        write().map_err(|e| {
+        self.in_dir(write)?.map_err(|e| {
             let _ = fs::remove_file(&tmp);
             store_err(&path, "cannot write", &e)
         })?;
@@ -188,14 +218,18 @@ impl Store for FileStore {
         if held.1.contains(&path) {
             return Ok(None);
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(&path)
+        };
+        let file = self
+            .in_dir(open)?
             .map_err(|e| store_err(&path, "cannot open the lock file", &e))?;
         // SAFETY: an all-zero flock is valid; the fields set below describe a
         // write lock over the whole file.
@@ -212,7 +246,10 @@ impl Store for FileStore {
             };
         }
         held.1.insert(path.clone());
-        Ok(Some(Box::new(FileLock { _file: file, path })))
+        Ok(Some(Box::new(FileLock {
+            file: Some(file),
+            path,
+        })))
     }
 
     fn describe(&self) -> String {
@@ -287,6 +324,23 @@ mod tests {
             store.save("k", &rec("older", 0)).unwrap().token.as_ref(),
             "fresh"
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_deleted_directory_is_recreated() {
+        let dir = temp_dir("deleted");
+        let store = FileStore::open(Some(&dir)).unwrap();
+        store.save("k", &rec("before", 1)).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(store.load("k").unwrap(), None, "gone: absent, not an error");
+        assert!(store
+            .try_lock("k", Duration::from_secs(1))
+            .unwrap()
+            .is_some());
+        store.save("k", &rec("after", 1)).unwrap();
+        assert_eq!(store.load("k").unwrap().unwrap().token.as_ref(), "after");
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
         fs::remove_dir_all(dir).unwrap();
     }
 
