@@ -1,7 +1,11 @@
 //! A token cell: one app's token in this process, and the contract of
 //! DESIGN.md around it. Readers of a fresh token touch one atomic pointer;
 //! everything else (store reads, refreshes, waits) is the slow path.
+//!
+//! Two clocks: token expiry is wall time (`now`, shared with other
+//! processes); deadlines and cool-downs are monotonic (`mono`).
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -10,7 +14,7 @@ use arc_swap::ArcSwapOption;
 use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Value};
 
-use crate::clock::now_ms;
+use crate::clock::{mono_ms, now_ms};
 use crate::config::{Config, Mode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
@@ -30,7 +34,7 @@ pub(crate) struct Cached {
 }
 
 /// The one refresh of this cell in flight in this process, and what the
-/// last one left behind.
+/// last one left behind. Times here are monotonic.
 #[derive(Default)]
 struct Flight {
     running: bool,
@@ -41,15 +45,22 @@ struct Flight {
     landings: u64,
     last_error: Option<Error>,
     failures_in_row: u32,
-    cooldown_until_ms: u64,
-    last_force_ms: u64,
-    /// The bad token the running flight replaces (None: refreshing for expiry).
-    target: Option<Arc<str>>,
+    cooldown_until: u64,
+    /// When stable mode last forced a new token (None: never).
+    last_force: Option<u64>,
 }
 
 impl Flight {
     fn in_flight(&self) -> bool {
         self.running && self.fork_gen == fork::generation()
+    }
+
+    /// Records a failed refresh and starts its cool-down.
+    fn failed(&mut self, err: Error) {
+        self.failures_in_row += 1;
+        self.cooldown_until =
+            mono_ms() + policy::cooldown(&err, self.failures_in_row).as_millis() as u64;
+        self.last_error = Some(err);
     }
 }
 
@@ -86,14 +97,18 @@ impl TokenCell {
         }
     }
 
+    fn deadline(&self) -> u64 {
+        mono_ms() + self.cfg.wait.as_millis() as u64
+    }
+
     /// A token the platform accepts now (DESIGN.md, `get`, steps 2 to 4).
     pub(crate) fn get(self: &Arc<Self>) -> Result<Arc<str>> {
         if let Some(token) = self.with_fresh(Arc::clone) {
             return Ok(token);
         }
-        let deadline = now_ms() + self.cfg.wait.as_millis() as u64;
+        let deadline = self.deadline();
         let mut store_err = self.adopt_from_store().err();
-        loop {
+        for round in 0.. {
             let now = now_ms();
             if let Some(c) = self.current.load_full() {
                 if now < c.refresh_at_ms {
@@ -101,45 +116,57 @@ impl TokenCell {
                 }
                 if c.rec.is_valid(now) {
                     // Stale-while-refresh: serve it, let one refresh run.
-                    self.start_flight(Reason::Expiring, now);
+                    self.start_flight(Reason::Expiring);
                     return Ok(c.rec.token.clone());
                 }
             }
             if let Some(err) = store_err.take() {
                 return Err(err);
             }
-            let (landing, _) = self.join_flight(Reason::Expiring, now)?;
+            // Each round waits for a landing; this bounds the rounds too
+            // (the first always runs, so wait_ms = 0 still starts a refresh).
+            if round > 0 && mono_ms() >= deadline {
+                return Err(self.timed_out());
+            }
+            let landing = self.join_flight(Reason::Expiring)?;
             self.wait_landing(landing, deadline)?;
         }
+        unreachable!("the rounds end by returning")
     }
 
     /// A business call was told `bad` is bad: refresh once if it is still
     /// current, else hand out the current token with no upstream call.
     pub(crate) fn invalidate(self: &Arc<Self>, bad: &str) -> Result<Arc<str>> {
-        let deadline = now_ms() + self.cfg.wait.as_millis() as u64;
-        let mut store_err = self.adopt_from_store().err();
+        let deadline = self.deadline();
         let bad: Arc<str> = bad.into();
-        // Once a refresh aimed at `bad` has landed, its result stands even if
-        // the platform handed the same token back (WeCom, stable mode):
-        // refetching would only burn quota. A refresh begun for expiry may
-        // need one more round.
-        let mut replaced = false;
+        // The generation the caller saw holding `bad`: ours, read before the
+        // store can hand us a later one (another cell's or process's answer
+        // to this very problem); a cell with no such token takes the store's.
+        let holding_bad = |cell: &Self| match cell.current.load().as_deref() {
+            Some(c) if c.rec.token == bad => Some(c.rec.generation),
+            _ => None,
+        };
+        let seen_before = holding_bad(self);
+        let mut store_err = self.adopt_from_store().err();
+        let seen_gen = seen_before.or_else(|| holding_bad(self)).unwrap_or(0);
+        // Round 1 may join a refresh begun for expiry; round 2's own refresh
+        // writes a later generation, which answers the report.
         for _round in 0..3 {
             let now = now_ms();
             if let Some(c) = self.current.load_full() {
-                if c.rec.is_valid(now) && (c.rec.token != bad || replaced) {
+                if c.rec.is_valid(now) && c.rec.answers(&bad, seen_gen) {
                     return Ok(c.rec.token.clone());
                 }
             }
             if let Some(err) = store_err.take() {
                 return Err(err);
             }
-            if replaced {
-                break;
-            }
-            let (landing, aimed) = self.join_flight(Reason::Invalid(bad.clone()), now)?;
+            let reason = Reason::Invalid {
+                bad: bad.clone(),
+                seen_gen,
+            };
+            let landing = self.join_flight(reason)?;
             self.wait_landing(landing, deadline)?;
-            replaced = aimed;
         }
         Err(Error::new(
             ErrorKind::Upstream,
@@ -153,7 +180,7 @@ impl TokenCell {
         let _ = self.adopt_from_store();
         let c = self.current.load_full()?; // never used: nothing to keep fresh
         if now >= c.refresh_at_ms {
-            self.start_flight(Reason::Expiring, now);
+            self.start_flight(Reason::Expiring);
             return None;
         }
         Some(c.refresh_at_ms)
@@ -189,7 +216,7 @@ impl TokenCell {
             "refresh_margin_s": self.cfg.refresh_margin.as_secs(),
             "token": token,
             "refreshing": f.in_flight(),
-            "cooldown_ms": f.cooldown_until_ms.saturating_sub(now),
+            "cooldown_ms": f.cooldown_until.saturating_sub(mono_ms()),
             "last_error": last_error,
             "stats": self.stats.to_json(),
         })
@@ -226,65 +253,63 @@ impl TokenCell {
     }
 
     /// Starts a refresh unless one is in flight or the cell is cooling down.
-    fn start_flight(self: &Arc<Self>, reason: Reason, now: u64) {
+    fn start_flight(self: &Arc<Self>, reason: Reason) {
         let mut f = self.flight.lock();
-        if !f.in_flight() && now >= f.cooldown_until_ms {
-            self.launch(&mut f, reason, now);
+        if !f.in_flight() && mono_ms() >= f.cooldown_until {
+            let _ = self.launch(&mut f, reason);
         }
     }
 
-    /// Joins the refresh in flight, or starts one. Returns the landing count
-    /// to wait past, and whether that refresh replaces the token `reason`
-    /// names as bad. During a cool-down, the last error comes back at once.
-    fn join_flight(self: &Arc<Self>, reason: Reason, now: u64) -> Result<(u64, bool)> {
+    /// Joins the refresh in flight, or starts one; returns the landing count
+    /// to wait past. During a cool-down, the last error comes back at once.
+    fn join_flight(self: &Arc<Self>, reason: Reason) -> Result<u64> {
         let mut f = self.flight.lock();
         if !f.in_flight() {
-            if now < f.cooldown_until_ms {
+            if mono_ms() < f.cooldown_until {
                 if let Some(err) = &f.last_error {
                     return Err(err.clone());
                 }
             }
-            self.launch(&mut f, reason.clone(), now);
+            self.launch(&mut f, reason)?;
         }
-        let aimed = match (&reason, &f.target) {
-            (Reason::Invalid(bad), Some(target)) => bad == target,
-            _ => false,
-        };
-        Ok((f.landings, aimed))
+        Ok(f.landings)
     }
 
-    fn launch(self: &Arc<Self>, f: &mut Flight, reason: Reason, now: u64) {
-        let force = matches!(reason, Reason::Invalid(_))
+    /// Spawns the refresh thread. If that fails (thread limits), the failure
+    /// lands at once with a cool-down, so callers get it instead of looping.
+    fn launch(self: &Arc<Self>, f: &mut Flight, reason: Reason) -> Result<()> {
+        let is_report = matches!(reason, Reason::Invalid { .. });
+        let mono = mono_ms();
+        let force = is_report
             && self.cfg.mode == Mode::Stable
-            && now.saturating_sub(f.last_force_ms) >= STABLE_FORCE_SPACING_MS;
+            && f.last_force
+                .is_none_or(|t| mono.saturating_sub(t) >= STABLE_FORCE_SPACING_MS);
         if force {
-            f.last_force_ms = now;
+            f.last_force = Some(mono);
         }
-        if matches!(reason, Reason::Invalid(_)) {
+        if is_report {
             self.stats.invalidation();
         }
-        f.running = true;
-        f.fork_gen = fork::generation();
-        f.target = match &reason {
-            Reason::Invalid(bad) => Some(bad.clone()),
-            Reason::Expiring => None,
-        };
         let cell = Arc::clone(self);
         let spawned = thread::Builder::new()
             .name("wxtoken-refresh".into())
             .spawn(move || cell.fly(reason, force));
         if let Err(e) = spawned {
-            f.running = false;
-            f.landings += 1;
-            f.last_error = Some(Error::new(
+            let err = Error::new(
                 ErrorKind::Upstream,
                 format!("cannot start a refresh thread: {}", e.kind()),
-            ));
-            self.landed.notify_all();
+            );
+            f.failed(err.clone());
+            return Err(err);
         }
+        f.running = true;
+        f.fork_gen = fork::generation();
+        Ok(())
     }
 
     /// The refresh thread's body: lead (or follow) the refresh, adopt, land.
+    /// A panic (a bug, or in a dependency) lands as an error: a flight that
+    /// never lands would leave every later caller waiting out wait_ms.
     fn fly(self: Arc<Self>, reason: Reason, force: bool) {
         let known = self.current.load().as_ref().map_or(0, |c| c.rec.generation);
         let leader = Leader {
@@ -293,11 +318,16 @@ impl TokenCell {
             key: &self.key,
             stats: &self.stats,
         };
-        let result = leader.run(&reason, force, known);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| leader.run(&reason, force, known)))
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Upstream,
+                    "the refresh thread panicked",
+                ))
+            });
         if let Ok(rec) = &result {
             self.adopt(rec.clone());
         }
-        let now = now_ms();
         let mut f = self.flight.lock();
         f.running = false;
         f.landings += 1;
@@ -305,33 +335,22 @@ impl TokenCell {
             Ok(_) => {
                 f.last_error = None;
                 f.failures_in_row = 0;
-                f.cooldown_until_ms = 0;
+                f.cooldown_until = 0;
             }
-            Err(err) => {
-                f.failures_in_row += 1;
-                f.cooldown_until_ms =
-                    now + policy::cooldown(&err, f.failures_in_row).as_millis() as u64;
-                f.last_error = Some(err);
-            }
+            Err(err) => f.failed(err),
         }
         drop(f);
         self.landed.notify_all();
     }
 
-    /// Waits until the flight after `landing` lands, at most until `deadline`.
-    /// Its error, if it failed, is the caller's.
+    /// Waits until the flight after `landing` lands, at most until `deadline`
+    /// (monotonic). Its error, if it failed, is the caller's.
     fn wait_landing(&self, landing: u64, deadline: u64) -> Result<()> {
         let mut f = self.flight.lock();
         while f.landings == landing && f.in_flight() {
-            let now = now_ms();
+            let now = mono_ms();
             if now >= deadline {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "no valid token within wait_ms ({} ms); a refresh is still running",
-                        self.cfg.wait.as_millis()
-                    ),
-                ));
+                return Err(self.timed_out());
             }
             self.landed
                 .wait_for(&mut f, Duration::from_millis(deadline - now));
@@ -340,6 +359,16 @@ impl TokenCell {
             Some(err) if f.landings != landing => Err(err.clone()),
             _ => Ok(()),
         }
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "no valid token within wait_ms ({} ms); a refresh is still running",
+                self.cfg.wait.as_millis()
+            ),
+        )
     }
 }
 

@@ -28,10 +28,11 @@ impl Record {
         self.expires_at_ms - margin_ms.min(lifetime / 2)
     }
 
-    /// Newer means a later generation, or the same generation fetched later
-    /// (a store that was wiped restarts at generation 1).
+    /// Newer means a later generation or a later fetch. Either alone will
+    /// do: a store that was wiped (a tmp cleaner, a logout) restarts at
+    /// generation 1, and that record, fetched later, has killed ours.
     pub fn is_newer_than(&self, other: &Record) -> bool {
-        (self.generation, self.fetched_at_ms) > (other.generation, other.fetched_at_ms)
+        self.generation > other.generation || self.fetched_at_ms > other.fetched_at_ms
     }
 
     pub fn to_json(&self) -> String {
@@ -95,6 +96,15 @@ mod tests {
         assert_eq!(rec(0, 7_200_000, 1).refresh_at_ms(300_000), 6_900_000);
         // 300 s left and a 300 s margin: refresh at half-life, not at once.
         assert_eq!(rec(0, 300_000, 1).refresh_at_ms(300_000), 150_000);
+    }
+
+    #[test]
+    fn newer_by_generation_or_by_fetch_time() {
+        assert!(rec(0, 10, 2).is_newer_than(&rec(0, 10, 1)));
+        // A wiped store: generation 1 again, but fetched later.
+        assert!(rec(5, 10, 1).is_newer_than(&rec(0, 10, 3)));
+        assert!(!rec(0, 10, 1).is_newer_than(&rec(5, 10, 3)));
+        assert!(!rec(0, 10, 1).is_newer_than(&rec(0, 10, 1)));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::clock::now_ms;
+use crate::clock::{mono_ms, now_ms};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
@@ -24,8 +24,9 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 pub(crate) enum Reason {
     /// The token is missing, expired or inside the refresh margin.
     Expiring,
-    /// A business call was told this token is bad.
-    Invalid(Arc<str>),
+    /// A business call was told `bad` is bad; `seen_gen` is the generation
+    /// of the newest record holding it when the report was made.
+    Invalid { bad: Arc<str>, seen_gen: u64 },
 }
 
 impl Reason {
@@ -33,8 +34,21 @@ impl Reason {
         let Some(held) = held else { return true };
         match self {
             Reason::Expiring => now >= held.refresh_at_ms(margin_ms),
-            Reason::Invalid(bad) => held.token == *bad || !held.is_valid(now),
+            Reason::Invalid { bad, seen_gen } => {
+                !held.is_valid(now) || !held.answers(bad, *seen_gen)
+            }
         }
+    }
+}
+
+impl Record {
+    /// Whether this record answers a report of `bad` made when generation
+    /// `seen_gen` was the newest holding it: another token does, and so does
+    /// a later fetch that handed the same token back (WeCom and stable mode
+    /// do): fetching again would only burn quota. Generations, not clocks:
+    /// a fetch and a report can fall in the same millisecond.
+    pub(crate) fn answers(&self, bad: &str, seen_gen: u64) -> bool {
+        &*self.token != bad || self.generation > seen_gen
     }
 }
 
@@ -61,7 +75,7 @@ impl Leader<'_> {
     ) -> Result<Record> {
         let margin = self.cfg.refresh_margin.as_millis() as u64;
         let lease = lease(self.cfg);
-        let deadline = now_ms() + lease.as_millis() as u64;
+        let deadline = mono_ms() + lease.as_millis() as u64;
         loop {
             if let Some(_lock) = self.store.try_lock(self.key, lease)? {
                 let held = self.store.load(self.key)?;
@@ -74,7 +88,7 @@ impl Leader<'_> {
                 let generation = known_generation.max(held.map_or(0, |h| h.generation)) + 1;
                 let record = Record {
                     token: fetched.token.into(),
-                    expires_at_ms: now + fetched.expires_in_s * 1000,
+                    expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
                     fetched_at_ms: now,
                     generation,
                 };
@@ -89,7 +103,7 @@ impl Leader<'_> {
                     return Ok(held);
                 }
             }
-            if now_ms() >= deadline {
+            if mono_ms() >= deadline {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
@@ -113,7 +127,7 @@ impl Leader<'_> {
             };
             self.stats.upstream_failure();
             let delay = policy::retry_delay(attempt);
-            let next_try_ends = now_ms() + (delay + self.cfg.timeout).as_millis() as u64;
+            let next_try_ends = mono_ms() + (delay + self.cfg.timeout).as_millis() as u64;
             if !err.kind().is_transient()
                 || attempt >= policy::MAX_ATTEMPTS
                 || next_try_ends > deadline

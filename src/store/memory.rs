@@ -9,7 +9,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use super::{RefreshLock, Store};
-use crate::clock::now_ms;
+use crate::clock::mono_ms;
 use crate::error::Result;
 use crate::fork;
 use crate::record::Record;
@@ -76,7 +76,7 @@ impl Store for MemoryStore {
     }
 
     fn try_lock(&self, key: &str, lease: Duration) -> Result<Option<Box<dyn RefreshLock>>> {
-        let now = now_ms();
+        let now = mono_ms();
         let generation = fork::generation();
         let mut locks = self.locks.lock();
         // A lock taken before a fork belongs to a thread the child lacks.

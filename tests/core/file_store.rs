@@ -172,3 +172,27 @@ fn a_corrupted_record_is_replaced_and_no_file_holds_the_secret() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The store is wiped (a tmp cleaner) while this process holds generation 3;
+/// another process then fetches generation 1, which kills our token. Ours
+/// must give way to the later fetch, not to the higher generation.
+#[test]
+fn a_wiped_store_with_a_later_fetch_wins_over_a_higher_generation() {
+    let id = appid("fswipe");
+    let dir = store_dir("wipe");
+    let server = mock_for(&id, 7200, 0);
+    let app = configure(&server, &id, |c| {
+        c.store = StoreSpec::File(Some(dir.clone()))
+    });
+    let t1 = wxtoken::get(&app).unwrap();
+    let t2 = wxtoken::invalidate(&app, &t1).unwrap();
+    let t3 = wxtoken::invalidate(&app, &t2).unwrap();
+    assert_eq!(wxtoken::status(&app).unwrap()["token"]["generation"], 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let theirs = token_of(cli(&server, &id, &dir, &["token"]).output().unwrap());
+    assert_eq!(check(&server, &t3), 40001, "their fetch killed ours");
+    let fresh = wxtoken::invalidate(&app, &t3).unwrap();
+    assert_eq!(fresh, theirs.as_str(), "adopted the later fetch");
+    assert_eq!(server.token_calls(&id), 4, "and fetched nothing more");
+    std::fs::remove_dir_all(dir).unwrap();
+}

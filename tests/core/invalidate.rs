@@ -86,3 +86,37 @@ fn an_empty_bad_token_is_an_invalid_argument() {
     assert_eq!(err.kind(), wxtoken::ErrorKind::InvalidArgument);
     assert_eq!(server.token_calls(&id), 0);
 }
+
+/// WeCom hands the same token back: one report answered by one cell (or
+/// process) is answered for all that saw the same generation.
+#[test]
+fn a_same_token_answer_is_shared_by_every_cell_of_the_key() {
+    use wxtoken::mock::{MockApp, MockConfig, MockServer};
+    let corp = appid("samecorp");
+    let server = MockServer::start(MockConfig {
+        apps: vec![MockApp::wecom(&corp, SECRET)],
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let names: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|n| {
+            configure(&server, &corp, |c| {
+                c.platform = wxtoken::Platform::Wecom;
+                c.name = format!("{corp}-{n}");
+            })
+        })
+        .collect();
+    let token = wxtoken::get(&names[0]).unwrap();
+    for name in &names {
+        assert_eq!(wxtoken::get(name).unwrap(), token, "one record for the key");
+    }
+    for name in &names {
+        assert_eq!(wxtoken::invalidate(name, &token).unwrap(), token);
+    }
+    assert_eq!(
+        server.stats()["token_calls"][&corp]["gettoken"],
+        2,
+        "three cells reported it; one refetch answered all"
+    );
+}
