@@ -159,6 +159,7 @@ wxtoken_status wxtoken_configure_named(const char *appid,
  *   size query. The platform asks callers to reserve at least 512 bytes for
  *   a token; a fixed buffer of 1024 bytes, or a size query first, is safe.
  * - `len`: must not be NULL.
+ * - `app` must not point into `buf` (the token is written while `app` is read).
  *
  * Blocking: a fresh token is copied with no lock, system call or allocation.
  * With no valid token the call waits for the one refresh in flight, at most

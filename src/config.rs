@@ -243,13 +243,15 @@ impl Config {
         if self.appid.trim().is_empty() || self.appid.len() > 128 {
             return Err(Error::invalid("appid must be 1 to 128 characters"));
         }
-        if self
+        // Store keys and file names are built from the appid: only these
+        // characters, so that two appids can never share a key.
+        if !self
             .appid
             .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(Error::invalid(
-                "appid contains whitespace or control characters",
+                "appid may hold only letters, digits, '-' and '_'",
             ));
         }
         if self.secret.expose().is_empty() {
@@ -285,7 +287,6 @@ impl Config {
             key.push('@');
             key.push_str(&short_hash(&self.api_base));
         }
-        key.retain(|c| c.is_ascii_alphanumeric() || "-_@.".contains(c));
         key
     }
 }
@@ -502,6 +503,15 @@ mod tests {
         assert!(Config::from_json(Some("a"), Some("b"), "[1]").is_err());
         assert!(Config::from_json(Some("a"), Some("b"), "{").is_err());
         assert!(Config::from_json(Some("a"), Some("b"), "  ").is_ok());
+    }
+
+    #[test]
+    fn appids_that_could_alias_a_store_key_are_refused() {
+        for bad in ["wx:1", "wx/../x", "wx 1", "wx.1", "微信"] {
+            let e = Config::from_sources(Some(bad), Some("s"), &Map::new(), &no_env).unwrap_err();
+            assert!(e.to_string().contains("only letters, digits"), "{bad}: {e}");
+        }
+        assert!(Config::from_sources(Some("ww_corp-1"), Some("s"), &Map::new(), &no_env).is_ok());
     }
 
     #[test]

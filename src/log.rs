@@ -8,6 +8,9 @@ static ENABLED: Lazy<bool> =
 
 pub(crate) fn info(args: std::fmt::Arguments<'_>) {
     if *ENABLED {
-        eprintln!("wxtoken[{}]: {args}", std::process::id());
+        use std::io::Write;
+        // Not eprintln!: it panics when stderr is a closed pipe, and a panic
+        // on a refresh thread must not happen for a log line.
+        let _ = writeln!(std::io::stderr(), "wxtoken[{}]: {args}", std::process::id());
     }
 }

@@ -10,10 +10,18 @@ use crate::error::{Error, ErrorKind, Result};
 /// Token responses are small; anything larger is not one.
 const MAX_BODY: u64 = 64 * 1024;
 
-#[derive(Debug)]
 pub(crate) struct Fetched {
     pub token: String,
     pub expires_in_s: u64,
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("token", &crate::token::redacted(&self.token))
+            .field("expires_in_s", &self.expires_in_s)
+            .finish()
+    }
 }
 
 pub(super) fn parse(resp: ureq::Response) -> Result<Fetched> {
