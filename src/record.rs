@@ -78,6 +78,17 @@ impl fmt::Debug for Record {
     }
 }
 
+/// A record that never expires, for the stores' tests.
+#[cfg(test)]
+pub(crate) fn test_record(token: &str, generation: u64) -> Record {
+    Record {
+        token: token.into(),
+        expires_at_ms: u64::MAX,
+        fetched_at_ms: 1,
+        generation,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

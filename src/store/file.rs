@@ -268,14 +268,7 @@ mod tests {
         d
     }
 
-    fn rec(token: &str, generation: u64) -> Record {
-        Record {
-            token: token.into(),
-            expires_at_ms: u64::MAX,
-            fetched_at_ms: 1,
-            generation,
-        }
-    }
+    use crate::record::test_record as rec;
 
     #[test]
     fn creates_a_private_directory_and_private_files() {

@@ -116,14 +116,7 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    fn rec(token: &str, generation: u64) -> Record {
-        Record {
-            token: token.into(),
-            expires_at_ms: u64::MAX,
-            fetched_at_ms: 1,
-            generation,
-        }
-    }
+    use crate::record::test_record as rec;
 
     #[test]
     fn keeps_only_newer_records() {

@@ -3,7 +3,7 @@
 //! within the refresher's poll, corrupted records are replaced.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,15 +24,6 @@ fn cli(server: &MockServer, id: &str, dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn token_of(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 #[test]
 fn twelve_processes_at_cold_start_share_one_fetch() {
     let id = appid("fs12");
@@ -48,7 +39,7 @@ fn twelve_processes_at_cold_start_share_one_fetch() {
         .collect();
     let tokens: Vec<String> = children
         .into_iter()
-        .map(|c| token_of(c.wait_with_output().unwrap()))
+        .map(|c| printed_token(c.wait_with_output().unwrap()))
         .collect();
     assert!(
         tokens.iter().all(|t| *t == tokens[0]),
@@ -80,7 +71,7 @@ fn a_leader_killed_mid_fetch_hands_the_refresh_over() {
     leader.kill().unwrap(); // SIGKILL while it holds the lock, mid-fetch
     leader.wait().unwrap();
     let started = Instant::now();
-    let token = token_of(
+    let token = printed_token(
         cli(&server, &id, &dir, &["token", "--wait-ms", "5000"])
             .output()
             .unwrap(),
@@ -110,7 +101,7 @@ fn another_processes_refresh_is_used_within_the_poll_bound() {
         c.store = StoreSpec::File(Some(dir.clone()))
     });
     let old = wxtoken::get(&app).unwrap();
-    let new = token_of(
+    let new = printed_token(
         cli(&server, &id, &dir, &["invalidate", "--token", &old])
             .output()
             .unwrap(),
@@ -138,19 +129,19 @@ fn a_corrupted_record_is_replaced_and_no_file_holds_the_secret() {
     let id = appid("fscorrupt");
     let dir = store_dir("corrupt");
     let server = mock_for(&id, 7200, 300);
-    let first = token_of(cli(&server, &id, &dir, &["token"]).output().unwrap());
+    let first = printed_token(cli(&server, &id, &dir, &["token"]).output().unwrap());
     let record = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "json"))
         .expect("a record file");
     assert_eq!(
-        token_of(cli(&server, &id, &dir, &["token"]).output().unwrap()),
+        printed_token(cli(&server, &id, &dir, &["token"]).output().unwrap()),
         first,
         "served from the file"
     );
     std::fs::write(&record, b"{\"v\":1,\"token\":\"trunc").unwrap();
-    let second = token_of(cli(&server, &id, &dir, &["token"]).output().unwrap());
+    let second = printed_token(cli(&server, &id, &dir, &["token"]).output().unwrap());
     assert_eq!(check(&server, &second), 0);
     assert_eq!(
         server.token_calls(&id),
@@ -189,7 +180,7 @@ fn a_wiped_store_with_a_later_fetch_wins_over_a_higher_generation() {
     let t3 = wxtoken::invalidate(&app, &t2).unwrap();
     assert_eq!(wxtoken::status(&app).unwrap()["token"]["generation"], 3);
     std::fs::remove_dir_all(&dir).unwrap();
-    let theirs = token_of(cli(&server, &id, &dir, &["token"]).output().unwrap());
+    let theirs = printed_token(cli(&server, &id, &dir, &["token"]).output().unwrap());
     assert_eq!(check(&server, &t3), 40001, "their fetch killed ours");
     let fresh = wxtoken::invalidate(&app, &t3).unwrap();
     assert_eq!(fresh, theirs.as_str(), "adopted the later fetch");

@@ -8,15 +8,11 @@ use crate::support::*;
 /// `wxtoken token` in a fresh process with the memory store: a caller that
 /// shares nothing with the others.
 fn independent_caller(server: &MockServer, id: &str, mode: &str) -> String {
-    let out = wxtoken_cli(server, id, &["token", "--store", "memory", "--mode", mode])
-        .output()
-        .expect("run wxtoken");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    printed_token(
+        wxtoken_cli(server, id, &["token", "--store", "memory", "--mode", mode])
+            .output()
+            .expect("run wxtoken"),
+    )
 }
 
 #[test]

@@ -71,6 +71,16 @@ pub fn wxtoken_cli(server: &MockServer, appid: &str, args: &[&str]) -> std::proc
     cmd
 }
 
+/// The token a successful `wxtoken` process printed.
+pub fn printed_token(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
