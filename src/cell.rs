@@ -87,23 +87,13 @@ impl TokenCell {
         })
     }
 
-    /// Runs `f` on the token if it is fresh: no lock, no system call, no allocation.
-    #[inline]
-    pub(crate) fn with_fresh<R>(&self, f: impl FnOnce(&Arc<str>) -> R) -> Option<R> {
-        let guard = self.current.load();
-        match guard.as_deref() {
-            Some(c) if now_ms() < c.refresh_at_ms => Some(f(&c.rec.token)),
-            _ => None,
-        }
-    }
-
     fn deadline(&self) -> u64 {
         mono_ms() + self.cfg.wait.as_millis() as u64
     }
 
     /// A token the platform accepts now (DESIGN.md, `get`, steps 2 to 4).
     pub(crate) fn get(self: &Arc<Self>) -> Result<Arc<str>> {
-        if let Some(token) = self.with_fresh(Arc::clone) {
+        if let Some(token) = Self::fresh_in(&self.current_guard()).cloned() {
             return Ok(token);
         }
         let deadline = self.deadline();
@@ -372,8 +362,8 @@ impl TokenCell {
     }
 }
 
-/// Zero-copy access for [`crate::with_token`]: the guard keeps the token alive
-/// while the caller copies it.
+/// The fast path: the guard keeps the token alive while the caller copies
+/// or clones it; no lock, no system call, no allocation.
 pub(crate) type CurrentGuard = arc_swap::Guard<Option<Arc<Cached>>>;
 
 impl TokenCell {
@@ -383,7 +373,7 @@ impl TokenCell {
     }
 
     #[inline]
-    pub(crate) fn fresh_in(guard: &CurrentGuard) -> Option<&str> {
+    pub(crate) fn fresh_in(guard: &CurrentGuard) -> Option<&Arc<str>> {
         match guard.as_deref() {
             Some(c) if now_ms() < c.refresh_at_ms => Some(&c.rec.token),
             _ => None,

@@ -43,7 +43,7 @@ pub use config::{
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
 pub use record::Record;
 pub use registry::{
-    apps, call, configure, get, invalidate, status, with_fresh_token, with_token, Attempt,
+    call, configure, get, invalidate, status, with_fresh_token, with_token, Attempt,
 };
 pub use token::Token;
 

@@ -48,8 +48,8 @@ pub fn configure(cfg: Config) -> Result<String> {
 /// A token the platform accepts now. A fresh one costs a map lookup and a
 /// pointer load; see DESIGN.md, "The contract".
 pub fn get(app: &str) -> Result<Token> {
-    if let Some(token) = CELLS.load().get(app).and_then(|c| c.with_fresh(Arc::clone)) {
-        return Ok(Token(token));
+    if let Some(fresh) = with_fresh_token(app, Arc::clone) {
+        return Ok(Token(fresh));
     }
     cell(app)?.get().map(Token)
 }
@@ -74,7 +74,7 @@ pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
 /// None means "take the slow path" ([`get`]). Bindings that must let go of
 /// an interpreter lock before they may wait (Python's GIL) try this first.
 #[inline]
-pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
+pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<R> {
     let cells = CELLS.load();
     let guard = cells.get(app)?.current_guard();
     TokenCell::fresh_in(&guard).map(f)
@@ -117,11 +117,6 @@ pub fn call<T>(app: &str, mut f: impl FnMut(&str) -> Attempt<T>) -> Result<T> {
             }
         }
     }
-}
-
-/// The names of the configured apps.
-pub fn apps() -> Vec<String> {
-    CELLS.load().keys().cloned().collect()
 }
 
 pub(crate) fn cells() -> Vec<Arc<TokenCell>> {
