@@ -13,6 +13,11 @@ pub struct Record {
     pub fetched_at_ms: u64,
     /// Grows with every fetch, so a store keeps only the newest write.
     pub generation: u64,
+    /// The fence of the refresh lock under which it was written (0: none).
+    /// A store refuses a write whose fence is older than the one it holds:
+    /// a leader whose lease ran out (SIGSTOP, a long pause) and was taken
+    /// over cannot overwrite what the new leader wrote.
+    pub fence: u64,
 }
 
 impl Record {
@@ -35,6 +40,12 @@ impl Record {
         self.generation > other.generation || self.fetched_at_ms > other.fetched_at_ms
     }
 
+    /// The write rule every store applies under its lock: a record replaces
+    /// `held` only if its fence is not older and it is newer.
+    pub fn may_replace(&self, held: &Record) -> bool {
+        self.fence >= held.fence && self.is_newer_than(held)
+    }
+
     pub fn to_json(&self) -> String {
         json!({
             "v": 1,
@@ -42,6 +53,7 @@ impl Record {
             "expires_at_ms": self.expires_at_ms,
             "fetched_at_ms": self.fetched_at_ms,
             "generation": self.generation,
+            "fence": self.fence,
         })
         .to_string()
     }
@@ -62,6 +74,10 @@ impl Record {
             expires_at_ms: v.get("expires_at_ms")?.as_u64()?,
             fetched_at_ms: v.get("fetched_at_ms")?.as_u64()?,
             generation: v.get("generation")?.as_u64()?,
+            fence: match v.get("fence") {
+                None => 0,
+                Some(f) => f.as_u64()?,
+            },
         })
     }
 }
@@ -74,6 +90,7 @@ impl fmt::Debug for Record {
             .field("expires_at_ms", &self.expires_at_ms)
             .field("fetched_at_ms", &self.fetched_at_ms)
             .field("generation", &self.generation)
+            .field("fence", &self.fence)
             .finish()
     }
 }
@@ -86,6 +103,7 @@ pub(crate) fn test_record(token: &str, generation: u64) -> Record {
         expires_at_ms: u64::MAX,
         fetched_at_ms: 1,
         generation,
+        fence: 0,
     }
 }
 
@@ -99,6 +117,7 @@ mod tests {
             expires_at_ms: expires,
             fetched_at_ms: fetched,
             generation,
+            fence: 0,
         }
     }
 
@@ -116,6 +135,24 @@ mod tests {
         assert!(rec(5, 10, 1).is_newer_than(&rec(0, 10, 3)));
         assert!(!rec(0, 10, 1).is_newer_than(&rec(5, 10, 3)));
         assert!(!rec(0, 10, 1).is_newer_than(&rec(0, 10, 1)));
+    }
+
+    #[test]
+    fn an_older_fence_never_replaces() {
+        let held = Record {
+            fence: 5,
+            ..rec(0, 10, 1)
+        };
+        let stale_leader = Record {
+            fence: 4,
+            ..rec(9, 10, 2)
+        };
+        assert!(!stale_leader.may_replace(&held));
+        let new_leader = Record {
+            fence: 6,
+            ..rec(9, 10, 2)
+        };
+        assert!(new_leader.may_replace(&held));
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Leader<'_> {
         let lease = lease(self.cfg);
         let deadline = mono_ms() + lease.as_millis() as u64;
         loop {
-            if let Some(_lock) = self.store.try_lock(self.key, lease)? {
+            if let Some(lock) = self.store.try_lock(self.key, lease)? {
                 let held = self.store.load(self.key)?;
                 match held {
                     Some(h) if !reason.needs_fetch(Some(&h), now_ms(), margin) => return Ok(h),
@@ -91,12 +91,13 @@ impl Leader<'_> {
                     expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
                     fetched_at_ms: now,
                     generation,
+                    fence: lock.fence(),
                 };
                 log::info(format_args!(
                     "{}: fetched generation {generation}, expires in {} s",
                     self.cfg.name, fetched.expires_in_s
                 ));
-                return self.store.save(self.key, &record);
+                return self.store.save(self.key, &record, &*lock);
             }
             if let Some(held) = self.store.load(self.key)? {
                 if !reason.needs_fetch(Some(&held), now_ms(), margin) {

@@ -146,7 +146,12 @@ struct FileLock {
     path: PathBuf,
 }
 
-impl RefreshLock for FileLock {}
+impl RefreshLock for FileLock {
+    // TODO(hardening #8): a lease with a fence in the lock record.
+    fn fence(&self) -> u64 {
+        0
+    }
+}
 
 impl Drop for FileLock {
     fn drop(&mut self) {
@@ -179,9 +184,13 @@ impl Store for FileStore {
     }
 
     /// Called by the refresh lock's holder, so read-compare-write is safe.
-    fn save(&self, key: &str, record: &Record) -> Result<Record> {
+    fn save(&self, key: &str, record: &Record, lock: &dyn RefreshLock) -> Result<Record> {
+        let record = &Record {
+            fence: lock.fence(),
+            ..record.clone()
+        };
         if let Some(held) = self.load(key)? {
-            if !record.is_newer_than(&held) {
+            if !record.may_replace(&held) {
                 return Ok(held);
             }
         }
@@ -275,7 +284,11 @@ mod tests {
         let dir = temp_dir("perm");
         let store = FileStore::open(Some(&dir)).unwrap();
         assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
-        store.save("k", &rec("tok", 1)).unwrap();
+        let lock = store
+            .try_lock("k", Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        store.save("k", &rec("tok", 1), &*lock).unwrap();
         assert_eq!(
             fs::metadata(dir.join("k.json")).unwrap().mode() & 0o777,
             0o600
@@ -311,10 +324,18 @@ mod tests {
             fs::write(dir.join("k.json"), garbage).unwrap();
             assert_eq!(store.load("k").unwrap(), None);
         }
-        store.save("k", &rec("fresh", 1)).unwrap();
+        let lock = store
+            .try_lock("k", Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        store.save("k", &rec("fresh", 1), &*lock).unwrap();
         assert_eq!(store.load("k").unwrap().unwrap().token.as_ref(), "fresh");
         assert_eq!(
-            store.save("k", &rec("older", 0)).unwrap().token.as_ref(),
+            store
+                .save("k", &rec("older", 0), &*lock)
+                .unwrap()
+                .token
+                .as_ref(),
             "fresh"
         );
         fs::remove_dir_all(dir).unwrap();
@@ -324,14 +345,17 @@ mod tests {
     fn a_deleted_directory_is_recreated() {
         let dir = temp_dir("deleted");
         let store = FileStore::open(Some(&dir)).unwrap();
-        store.save("k", &rec("before", 1)).unwrap();
+        let lock = store
+            .try_lock("k", Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        store.save("k", &rec("before", 1), &*lock).unwrap();
+        drop(lock);
         fs::remove_dir_all(&dir).unwrap();
         assert_eq!(store.load("k").unwrap(), None, "gone: absent, not an error");
-        assert!(store
-            .try_lock("k", Duration::from_secs(1))
-            .unwrap()
-            .is_some());
-        store.save("k", &rec("after", 1)).unwrap();
+        let lock = store.try_lock("k", Duration::from_secs(1)).unwrap();
+        assert!(lock.is_some());
+        store.save("k", &rec("after", 1), &*lock.unwrap()).unwrap();
         assert_eq!(store.load("k").unwrap().unwrap().token.as_ref(), "after");
         assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
         fs::remove_dir_all(dir).unwrap();

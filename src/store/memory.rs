@@ -14,10 +14,11 @@ use crate::error::Result;
 use crate::fork;
 use crate::record::Record;
 
-/// A held lock: who holds it, until when (ms), taken in which fork generation.
+/// A held lock: who holds it (its fence), until when (ms), taken in which
+/// fork generation.
 #[derive(Clone, Copy)]
 struct Lease {
-    holder: u64,
+    fence: u64,
     until_ms: u64,
     fork_gen: u64,
 }
@@ -28,7 +29,8 @@ type Leases = Arc<Mutex<HashMap<String, Lease>>>;
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
     locks: Leases,
-    next_holder: Mutex<u64>,
+    /// The last fence handed out, for all keys: fences only grow.
+    last_fence: Mutex<u64>,
 }
 
 impl MemoryStore {
@@ -41,19 +43,20 @@ impl MemoryStore {
 struct MemoryLock {
     locks: Leases,
     key: String,
-    holder: u64,
+    fence: u64,
 }
 
-impl RefreshLock for MemoryLock {}
+impl RefreshLock for MemoryLock {
+    fn fence(&self) -> u64 {
+        self.fence
+    }
+}
 
 impl Drop for MemoryLock {
     fn drop(&mut self) {
         let mut locks = self.locks.lock();
         // Only our own lock: after a lease ran out someone else may hold it.
-        if locks
-            .get(&self.key)
-            .is_some_and(|l| l.holder == self.holder)
-        {
+        if locks.get(&self.key).is_some_and(|l| l.fence == self.fence) {
             locks.remove(&self.key);
         }
     }
@@ -64,13 +67,17 @@ impl Store for MemoryStore {
         Ok(self.records.lock().get(key).cloned())
     }
 
-    fn save(&self, key: &str, record: &Record) -> Result<Record> {
+    fn save(&self, key: &str, record: &Record, lock: &dyn RefreshLock) -> Result<Record> {
+        let record = Record {
+            fence: lock.fence(),
+            ..record.clone()
+        };
         let mut records = self.records.lock();
         match records.get(key) {
-            Some(held) if !record.is_newer_than(held) => Ok(held.clone()),
+            Some(held) if !record.may_replace(held) => Ok(held.clone()),
             _ => {
                 records.insert(key.to_string(), record.clone());
-                Ok(record.clone())
+                Ok(record)
             }
         }
     }
@@ -86,16 +93,16 @@ impl Store for MemoryStore {
         {
             return Ok(None);
         }
-        let holder = {
-            let mut next = self.next_holder.lock();
-            *next += 1;
-            *next
+        let fence = {
+            let mut last = self.last_fence.lock();
+            *last += 1;
+            *last
         };
-        let until_ms = now + lease.as_millis() as u64;
+        let until_ms = now.saturating_add(lease.as_millis() as u64);
         locks.insert(
             key.to_string(),
             Lease {
-                holder,
+                fence,
                 until_ms,
                 fork_gen: generation,
             },
@@ -103,7 +110,7 @@ impl Store for MemoryStore {
         Ok(Some(Box::new(MemoryLock {
             locks: self.locks.clone(),
             key: key.to_string(),
-            holder,
+            fence,
         })))
     }
 
@@ -121,10 +128,23 @@ mod tests {
     #[test]
     fn keeps_only_newer_records() {
         let s = MemoryStore::default();
-        assert_eq!(s.save("k", &rec("a", 2)).unwrap().token.as_ref(), "a");
-        assert_eq!(s.save("k", &rec("b", 1)).unwrap().token.as_ref(), "a");
-        assert_eq!(s.save("k", &rec("c", 3)).unwrap().token.as_ref(), "c");
+        let lock = s.try_lock("k", Duration::from_secs(60)).unwrap().unwrap();
+        let save = |r| s.save("k", &r, &*lock).unwrap().token;
+        assert_eq!(&*save(rec("a", 2)), "a");
+        assert_eq!(&*save(rec("b", 1)), "a");
+        assert_eq!(&*save(rec("c", 3)), "c");
         assert_eq!(s.load("k").unwrap().unwrap().token.as_ref(), "c");
+    }
+
+    #[test]
+    fn a_leader_whose_lease_ran_out_cannot_write() {
+        let s = MemoryStore::default();
+        let stale = s.try_lock("k", Duration::from_millis(0)).unwrap().unwrap();
+        let taker = s.try_lock("k", Duration::from_secs(60)).unwrap().unwrap();
+        assert!(taker.fence() > stale.fence());
+        s.save("k", &rec("new", 2), &*taker).unwrap();
+        let held = s.save("k", &rec("late", 3), &*stale).unwrap();
+        assert_eq!(&*held.token, "new", "the stale leader's write is refused");
     }
 
     #[test]

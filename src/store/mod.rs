@@ -17,15 +17,21 @@ pub use file::FileStore;
 pub use memory::MemoryStore;
 
 /// Held while refreshing; dropping it releases the lock.
-pub trait RefreshLock: Send {}
+pub trait RefreshLock: Send {
+    /// This holding's fence: each acquisition of a key's lock gets a larger
+    /// one than every earlier acquisition, also one taken over from a holder
+    /// whose lease ran out. [`Store::save`] writes only under the newest.
+    fn fence(&self) -> u64;
+}
 
 pub trait Store: Send + Sync {
     /// The record for `key`. Unreadable or foreign content reads as None.
     fn load(&self, key: &str) -> Result<Option<Record>>;
 
-    /// Writes `record` unless the store already holds a newer one
-    /// ([`Record::is_newer_than`]); returns what the store holds afterwards.
-    fn save(&self, key: &str, record: &Record) -> Result<Record>;
+    /// Writes `record`, stamped with `lock`'s fence, unless the store holds
+    /// a record it may not replace ([`Record::may_replace`]): a newer one, or
+    /// one written under a later fence. Returns what the store holds after.
+    fn save(&self, key: &str, record: &Record, lock: &dyn RefreshLock) -> Result<Record>;
 
     /// Takes the refresh lock for `key` without waiting: None while another
     /// party holds it. A holder that dies loses it after `lease` at the latest.
