@@ -49,8 +49,10 @@ ADMIN ENDPOINTS (never faulted):
   GET  /mock/stats          counters: token_calls per app and endpoint, tokens_issued,
                             checks by outcome, faults_served, current config and fault
   POST /mock/reset_stats    zero the counters
-  POST /mock/fault          {\"mode\":\"none|busy|http500|garbage|hang|drop|slow\",
-                             \"count\":N (optional: next N token calls), \"delay_ms\":N (slow)}
+  POST /mock/fault          {\"mode\":\"none|busy|http500|garbage|hang|drop|slow|dribble|body\",
+                             \"count\":N (optional: next N token calls),
+                             \"delay_ms\":N (slow: before answering; dribble: between bytes),
+                             \"body\":\"..\" (body: answered as is, HTTP 200)}
   POST /mock/supersede      {\"appid\":\"..\"}: someone else fetched; current tokens die now
   POST /mock/config         {\"lifetime_s\",\"overlap_s\",\"daily_quota\",\"token_len\",
                              \"stable_force_spacing_s\",\"stable_force_daily\"}
