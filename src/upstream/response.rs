@@ -15,6 +15,9 @@ const MAX_BODY: u64 = 64 * 1024;
 /// response, and believing it would keep a dead token for as long.
 const MAX_EXPIRES_IN_S: u64 = 86_400;
 
+/// The platform's messages are one line of some 100 characters.
+const MAX_ERRMSG: usize = 512;
+
 pub(crate) struct Fetched {
     pub token: String,
     pub expires_in_s: u64,
@@ -61,7 +64,10 @@ pub(super) fn parse_body(body: &[u8], secret: &str) -> Result<Fetched> {
     let errcode = v.get("errcode").and_then(Value::as_i64).unwrap_or(0);
     if errcode != 0 {
         let errmsg = v.get("errmsg").and_then(Value::as_str).unwrap_or("");
-        return Err(Error::wechat(errcode, redact::redact(errmsg, secret)));
+        return Err(Error::wechat(
+            errcode,
+            printable(&redact::redact(errmsg, secret)),
+        ));
     }
     let token = v.get("access_token").and_then(Value::as_str).unwrap_or("");
     let expires_in = v.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
@@ -93,6 +99,18 @@ pub(super) fn parse_body(body: &[u8], secret: &str) -> Result<Fetched> {
         token: token.to_string(),
         expires_in_s: expires_in,
     })
+}
+
+/// The platform's errmsg as wxtoken passes it on (C's last error, Python's
+/// and PHP's exceptions, log lines): control characters become spaces, so
+/// an upstream cannot forge log lines, and it is cut at `MAX_ERRMSG` chars.
+/// Called after redaction, so a cut never splits a secret.
+fn printable(errmsg: &str) -> String {
+    errmsg
+        .chars()
+        .take(MAX_ERRMSG)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Describes a transport failure by its kind only: ureq's own text quotes the
@@ -192,6 +210,18 @@ mod tests {
         let e = body(r#"{"access_token":"AB","expires_in":18446744073709551615}"#).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BadResponse);
         assert!(body(r#"{"access_token":"A-b_9","expires_in":86400}"#).is_ok());
+    }
+
+    #[test]
+    fn errmsg_is_one_bounded_line() {
+        let e = body(r#"{"errcode":-1,"errmsg":"busy\nwxtoken[1]: fetched generation 9\u0000"}"#)
+            .unwrap_err();
+        assert_eq!(e.errmsg(), "busy wxtoken[1]: fetched generation 9 ");
+        let long = format!(r#"{{"errcode":-1,"errmsg":"{}"}}"#, "é".repeat(5000));
+        assert_eq!(
+            body(&long).unwrap_err().errmsg().chars().count(),
+            MAX_ERRMSG
+        );
     }
 
     #[test]

@@ -624,3 +624,45 @@ fn duplicate_option_keys_are_refused() {
     let (status, msg) = c_configure(&id, SECRET, r#"{"store":"memory","name":"once"}"#);
     assert_eq!(status, S::WXTOKEN_OK, "{msg}");
 }
+
+/// The platform's errmsg is passed on as one bounded line: a newline in it
+/// could forge a log line (`WXTOKEN_LOG`), and its length is the upstream's
+/// choice.
+#[test]
+fn an_upstream_errmsg_cannot_forge_log_lines() {
+    let id = appid("errmsg");
+    let server = mock_for(&id, 7200, 300);
+    let forged = "wxtoken[1]: fetched generation 99, expires in 7200 s";
+    let body =
+        serde_json::json!({"errcode": 40013, "errmsg": format!("invalid appid\n{forged}\r\n")});
+    server.set_fault(Fault::Body(body.to_string()), None);
+    let out = cli(
+        &[
+            "token",
+            "--appid",
+            &id,
+            "--store",
+            "memory",
+            "--api-base",
+            &server.base_url(),
+        ],
+        &[("WXTOKEN_SECRET", SECRET), ("WXTOKEN_LOG", "1")],
+    );
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(forged),
+        "the text is kept: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).lines().all(|l| !l.starts_with("wxtoken[1]")),
+        "{}",
+        stderr(&out)
+    );
+    let body = serde_json::json!({"errcode": 40013, "errmsg": "x".repeat(60_000)});
+    server.set_fault(Fault::Body(body.to_string()), None);
+    let app = configure(&server, &id, |_| {});
+    let err = wxtoken::get(&app).unwrap_err();
+    assert_eq!(err.errcode(), 40013);
+    assert!(err.errmsg().len() <= 512, "{} chars", err.errmsg().len());
+}
