@@ -178,7 +178,7 @@ fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Action
             }
             "--apps-file" => cfg.apps.extend(read_apps_file(Path::new(&value()?))?),
             "--port-file" => port_file = Some(PathBuf::from(value()?)),
-            // A bare argument is not echoed: it may be a secret in the wrong place.
+            // The flag's name only, never its =value or a -x spelling: a secret may be pasted there.
             _ if flag.starts_with("--") => return Err(format!("unknown option {flag:?}")),
             _ => return Err("unexpected argument (its value is not shown)".into()),
         }

@@ -381,13 +381,14 @@ fn the_secret_file_is_read_up_to_4_kib() {
 #[test]
 fn unknown_arguments_are_not_echoed() {
     let typed = "demo-secret-not-real";
-    let cases: [&[&str]; 6] = [
+    let cases: [&[&str]; 7] = [
         &["token", typed],
         &["token", "--store", "memory", typed],
         &[typed],
         &["status", "-x", typed],
         &["mock", typed],
         &["token", "--no-such-flag=demo-secret-not-real"],
+        &["mock", "--bogus=demo-secret-not-real"],
     ];
     for args in cases {
         let out = cli(
