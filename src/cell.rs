@@ -88,7 +88,7 @@ impl TokenCell {
     }
 
     fn deadline(&self) -> u64 {
-        mono_ms() + self.cfg.wait.as_millis() as u64
+        mono_ms().saturating_add(self.cfg.wait.as_millis() as u64)
     }
 
     /// A token the platform accepts now (DESIGN.md, `get`, steps 2 to 4).

@@ -3,12 +3,14 @@
 //! as keyword arguments turned into one (Python); all are parsed here.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::io::Read;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use url::{Host, Url};
 
 use crate::error::{Error, Result};
 
@@ -26,6 +28,18 @@ pub const OPTION_NAMES: [&str; 8] = [
     "timeout_ms",
     "wait_ms",
 ];
+
+/// The range of each numeric option (README, "Configuration"). Bounded so
+/// that no deadline computed from them can overflow, and so that a typo
+/// (an extra digit, a negative number read as huge) is an error, not a
+/// token refreshed 384 ms before expiry or a wait that ends at once.
+pub const REFRESH_MARGIN_S_RANGE: RangeInclusive<u64> = 0..=7200;
+pub const TIMEOUT_MS_RANGE: RangeInclusive<u64> = 1..=60_000;
+pub const WAIT_MS_RANGE: RangeInclusive<u64> = 0..=600_000;
+
+/// A secret is 32 (WeChat) or 43 (WeCom) characters; a secret file larger
+/// than this is the wrong file (or /dev/zero), and is not read further.
+pub const MAX_SECRET_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
@@ -225,13 +239,13 @@ impl Config {
         if let Some(store) = opt.string("store")? {
             cfg.store = parse_store(&store)?;
         }
-        if let Some(s) = opt.number("refresh_margin_s")? {
+        if let Some(s) = opt.number("refresh_margin_s", REFRESH_MARGIN_S_RANGE)? {
             cfg.refresh_margin = Duration::from_secs(s);
         }
-        if let Some(ms) = opt.number("timeout_ms")? {
+        if let Some(ms) = opt.number("timeout_ms", TIMEOUT_MS_RANGE)? {
             cfg.timeout = Duration::from_millis(ms);
         }
-        if let Some(ms) = opt.number("wait_ms")? {
+        if let Some(ms) = opt.number("wait_ms", WAIT_MS_RANGE)? {
             cfg.wait = Duration::from_millis(ms);
         }
         cfg.validate()?;
@@ -254,21 +268,41 @@ impl Config {
                 "appid may hold only letters, digits, '-' and '_'",
             ));
         }
-        if self.secret.expose().is_empty() {
-            return Err(Error::invalid("secret is empty"));
+        let secret = self.secret.expose();
+        if secret.is_empty() || secret.len() > MAX_SECRET_BYTES {
+            return Err(Error::invalid(format!(
+                "secret must be 1 to {MAX_SECRET_BYTES} bytes"
+            )));
+        }
+        if secret.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "secret holds a control character (NUL, newline...): is it the right value or file?",
+            ));
         }
         if self.name.is_empty() || self.name.len() > 256 {
             return Err(Error::invalid("name must be 1 to 256 characters"));
+        }
+        // C and PHP read names back as NUL-terminated strings, and names
+        // end up in log lines: a control character could never round-trip.
+        if self.name.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "name must not hold control characters (NUL, newline...)",
+            ));
         }
         if self.platform == Platform::Wecom && self.mode == Mode::Stable {
             return Err(Error::invalid(
                 "mode 'stable' exists only for platform 'mp'",
             ));
         }
-        if self.timeout.is_zero() {
-            return Err(Error::invalid("timeout_ms must be at least 1"));
-        }
-        check_api_base(&self.api_base)
+        // The same ranges as the options, for configs built by hand.
+        check_range(
+            "refresh_margin_s",
+            self.refresh_margin.as_secs_f64(),
+            REFRESH_MARGIN_S_RANGE,
+        )?;
+        check_range("timeout_ms", duration_ms(self.timeout), TIMEOUT_MS_RANGE)?;
+        check_range("wait_ms", duration_ms(self.wait), WAIT_MS_RANGE)?;
+        parse_api_base(&self.api_base).map(drop)
     }
 
     /// The store key: platform, mode and appid (WeCom: corpid plus a hash of
@@ -303,43 +337,78 @@ impl Options<'_> {
     }
 
     fn string(&self, key: &str) -> Result<Option<String>> {
-        match self.given.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-            Some(Value::Null) | None => {
-                Ok((self.env)(&Self::env_name(key)).filter(|s| !s.is_empty()))
+        let (value, source) = match self.given.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => (Some(s.clone()), format!("option '{key}'")),
+            Some(Value::Null) | None => (
+                (self.env)(&Self::env_name(key)).filter(|s| !s.is_empty()),
+                Self::env_name(key),
+            ),
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "option '{key}' must be a non-empty string, got {}",
+                    type_name(other)
+                )))
             }
-            Some(other) => Err(Error::invalid(format!(
-                "option '{key}' must be a non-empty string, got {}",
-                type_name(other)
-            ))),
+        };
+        // No option has a use for NUL, newlines or escapes; C and PHP could
+        // never pass them back, and they would break log lines.
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(format!(
+                "{source} must not hold control characters (NUL, newline...)"
+            )));
         }
+        Ok(value)
     }
 
-    fn number(&self, key: &str) -> Result<Option<u64>> {
-        let parse = |text: &str, source: &str| {
-            text.trim().parse::<u64>().map_err(|_| {
-                Error::invalid(format!(
-                    "{source} must be a whole number >= 0, got '{text}'"
-                ))
-            })
+    /// A whole number within `range`, given as a JSON number or as text.
+    fn number(&self, key: &str, range: RangeInclusive<u64>) -> Result<Option<u64>> {
+        let bad = |source: &str, got: &dyn fmt::Display| {
+            Error::invalid(format!(
+                "{source} must be a whole number from {} to {}, got {got}",
+                range.start(),
+                range.end()
+            ))
         };
+        let in_range = |n: Option<u64>, source: &str, got: &dyn fmt::Display| match n {
+            Some(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(bad(source, got)),
+        };
+        let option = format!("option '{key}'");
         match self.given.get(key) {
-            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
-                Error::invalid(format!(
-                    "option '{key}' must be a whole number >= 0, got {n}"
-                ))
-            }),
-            Some(Value::String(s)) => parse(s, &format!("option '{key}'")).map(Some),
+            Some(Value::Number(n)) => in_range(n.as_u64(), &option, n),
+            Some(Value::String(s)) => {
+                in_range(s.trim().parse().ok(), &option, &format_args!("'{s}'"))
+            }
             Some(Value::Null) | None => match (self.env)(&Self::env_name(key)) {
-                Some(v) if !v.is_empty() => parse(&v, &Self::env_name(key)).map(Some),
+                Some(v) if !v.is_empty() => in_range(
+                    v.trim().parse().ok(),
+                    &Self::env_name(key),
+                    &format_args!("'{v}'"),
+                ),
                 _ => Ok(None),
             },
-            Some(other) => Err(Error::invalid(format!(
-                "option '{key}' must be a whole number >= 0, got {}",
-                type_name(other)
-            ))),
+            Some(other) => Err(bad(&option, &type_name(other))),
         }
     }
+}
+
+fn duration_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Checks a Duration field of a hand-built config against its option's range.
+fn check_range(key: &str, value: f64, range: RangeInclusive<u64>) -> Result<()> {
+    if value < *range.start() as f64 || value > *range.end() as f64 {
+        return Err(Error::invalid(format!(
+            "{key} must be from {} to {}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(())
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -353,14 +422,17 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Parses an options text: a JSON object, or nothing.
+/// Parses an options text: a JSON object, or nothing. A key given twice is
+/// an error: serde_json's Map would keep the last one without a word.
 pub fn parse_options_json(text: &str) -> Result<Map<String, Value>> {
     if text.trim().is_empty() {
         return Ok(Map::new());
     }
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
+    match serde_json::from_str::<unique_keys::UniqueKeys>(text) {
+        Ok(unique_keys::UniqueKeys(Value::Object(map))) => Ok(map),
         Ok(_) => Err(Error::invalid("options must be a JSON object")),
+        // Data errors are only ours (a duplicate key): their text names the key.
+        Err(e) if e.is_data() => Err(Error::invalid(format!("options are not valid: {e}"))),
         Err(e) => Err(Error::invalid(format!(
             "options are not valid JSON (line {}, column {})",
             e.line(),
@@ -369,16 +441,100 @@ pub fn parse_options_json(text: &str) -> Result<Map<String, Value>> {
     }
 }
 
+/// A JSON value deserialized like serde_json's own, except that an object
+/// holding a key twice (at any depth) is an error.
+mod unique_keys {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    pub(super) struct UniqueKeys(pub(super) Value);
+
+    impl<'de> Deserialize<'de> for UniqueKeys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ValueVisitor).map(UniqueKeys)
+        }
+    }
+
+    struct ValueVisitor;
+
+    impl<'de> Visitor<'de> for ValueVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(UniqueKeys(v)) = seq.next_element()? {
+                items.push(v);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let UniqueKeys(value) = map.next_value()?;
+                if out.contains_key(&key) {
+                    return Err(A::Error::custom(format_args!("key '{key}' is given twice")));
+                }
+                out.insert(key, value);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+}
+
 fn secret_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<String> {
     if let Some(s) = env("WXTOKEN_SECRET").filter(|s| !s.is_empty()) {
         return Ok(s);
     }
     match env("WXTOKEN_SECRET_FILE").filter(|s| !s.is_empty()) {
-        Some(path) => std::fs::read_to_string(&path)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| Error::invalid(format!("cannot read WXTOKEN_SECRET_FILE {path}: {e}"))),
+        Some(path) => read_secret_file(&path),
         None => Ok(String::new()),
     }
+}
+
+/// Reads a secret file (`WXTOKEN_SECRET_FILE`, `--secret-file`): at most
+/// [`MAX_SECRET_BYTES`], UTF-8, surrounding whitespace trimmed. Reading stops
+/// past the limit, so the wrong path (/dev/zero, a log) costs nothing.
+pub fn read_secret_file(path: &str) -> Result<String> {
+    let cannot = |why: &dyn fmt::Display| {
+        Error::invalid(format!("cannot read the secret file {path}: {why}"))
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SECRET_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() > MAX_SECRET_BYTES {
+        return Err(cannot(&format_args!(
+            "larger than {MAX_SECRET_BYTES} bytes (a secret file holds only the secret)"
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| cannot(&"not UTF-8 text"))?;
+    Ok(text.trim().to_string())
 }
 
 fn parse_store(spec: &str) -> Result<StoreSpec> {
@@ -404,42 +560,51 @@ fn parse_store(spec: &str) -> Result<StoreSpec> {
     }
 }
 
-/// HTTPS anywhere; plain HTTP only to this machine (the simulator), so a
-/// secret never crosses a network in clear text.
-fn check_api_base(base: &str) -> Result<()> {
-    let rest = if let Some(rest) = base.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = base.strip_prefix("http://") {
-        let host = host_of(rest);
-        let loopback = host == "localhost"
-            || host
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if !loopback {
-            return Err(Error::invalid(format!(
-                "api_base '{base}' uses plain http to a non-loopback host; use https"
-            )));
-        }
-        rest
-    } else {
-        return Err(Error::invalid(format!(
-            "api_base '{base}' must start with https://"
-        )));
-    };
-    if host_of(rest).is_empty() || rest.contains(['?', '#', ' ']) {
-        return Err(Error::invalid(format!(
-            "api_base '{base}' is not a base URL"
-        )));
+/// Parses api_base as the HTTP client will, and decides on the host it will
+/// connect to: HTTPS anywhere, plain HTTP only to this machine (the
+/// simulator), so a secret never crosses a network in clear text. Errors
+/// quote the host at most, never the text: it may hold a password.
+pub(crate) fn parse_api_base(base: &str) -> Result<Url> {
+    // The URL parser drops tabs and newlines and trims spaces: text that
+    // needs such repairs is not what the user meant to connect to.
+    if base.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::invalid(
+            "api_base must not hold spaces or control characters",
+        ));
     }
-    Ok(())
+    let url =
+        Url::parse(base).map_err(|e| Error::invalid(format!("api_base is not a URL: {e}")))?;
+    // http://127.0.0.1:1@evil.example/ goes to evil.example, with an
+    // Authorization header made of the rest: no user info, ever.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(
+            "api_base must not hold a user name or password (user:pass@host)",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid(
+            "api_base must not hold a query or fragment ('?', '#')",
+        ));
+    }
+    let host = url.host_str().unwrap_or("");
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(url),
+        "http" if is_loopback(url.host()) => Ok(url),
+        "http" => Err(Error::invalid(format!(
+            "api_base uses plain http to '{host}', which is not loopback; use https"
+        ))),
+        scheme => Err(Error::invalid(format!(
+            "api_base must start with https:// (or http:// to loopback), not {scheme}:"
+        ))),
+    }
 }
 
-fn host_of(after_scheme: &str) -> &str {
-    let authority = after_scheme.split('/').next().unwrap_or("");
-    match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
+fn is_loopback(host: Option<Host<&str>>) -> bool {
+    match host {
+        Some(Host::Domain(name)) => name == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.to_canonical().is_loopback(),
+        None => false,
     }
 }
 
@@ -448,14 +613,22 @@ fn short_hash(text: &str) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A Redis URL may carry a password: never echo it.
-fn redact_url_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
-        }
-        _ => url.to_string(),
+/// A Redis URL may carry a user and password: never echo them. Text that
+/// is not a URL with a host is not echoed past its scheme (it could be
+/// anything, a password included).
+fn redact_url_password(text: &str) -> String {
+    let Ok(mut url) = Url::parse(text) else {
+        return "(not a URL)".to_string();
+    };
+    if url.host().is_none() {
+        return format!("{}:...", url.scheme());
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // These fail only for URLs without a host, ruled out above.
+        let _ = url.set_password(None);
+        let _ = url.set_username("***");
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -523,6 +696,58 @@ mod tests {
         assert!(parse(json!({"api_base": "http://10.0.0.1"})).is_err());
         assert!(parse(json!({"api_base": "http://127.0.0.1.evil.com"})).is_err());
         assert!(parse(json!({"api_base": "ftp://x"})).is_err());
+        // The host judged is the host after any '@': and user info is refused.
+        for bad in [
+            "http://127.0.0.1:1@evil.example:18080/ok",
+            "http://[::1]@evil.example",
+            "http://u:p@127.0.0.1",
+            "https://u@example.com",
+            "http://127.0.0.1/?q=1",
+            "http://127.0.0.1/#f",
+            "http:// 127.0.0.1",
+        ] {
+            let e = parse(json!({ "api_base": bad })).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
+            assert!(!e.to_string().contains("evil") || bad.contains('@'), "{e}");
+        }
+        let e = parse(json!({"api_base": "http://u:pw@127.0.0.1"})).unwrap_err();
+        assert!(!e.to_string().contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn numbers_are_bounded_and_strings_free_of_control_characters() {
+        assert!(
+            parse(json!({"wait_ms": 600_000, "timeout_ms": 60_000, "refresh_margin_s": 7200}))
+                .is_ok()
+        );
+        for (key, over) in [
+            ("wait_ms", 600_001u64),
+            ("timeout_ms", 60_001),
+            ("refresh_margin_s", 7201),
+        ] {
+            let e = parse(json!({ key: over })).unwrap_err();
+            assert!(
+                e.to_string().contains(key) && e.to_string().contains(" to "),
+                "{e}"
+            );
+            assert!(parse(json!({ key: u64::MAX })).is_err());
+        }
+        assert!(parse(json!({"timeout_ms": 0})).is_err());
+        assert!(parse(json!({"name": "a\0b"})).is_err());
+        assert!(parse(json!({"mode": "token\n"})).is_err());
+        let mut c = parse(json!({})).unwrap();
+        c.secret = Secret::new("s\0");
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth() {
+        let e = parse_options_json(r#"{"wait_ms":1,"wait_ms":1}"#).unwrap_err();
+        assert!(e.to_string().contains("'wait_ms' is given twice"), "{e}");
+        assert!(parse_options_json(r#"{"name":{"a":1,"a":2}}"#).is_err());
+        assert!(parse_options_json(r#"{"a":[1,{"b":null}],"c":1.5,"d":-1}"#).is_ok());
+        let e = parse_options_json(r#""a-secret-by-mistake""#).unwrap_err();
+        assert!(!e.to_string().contains("a-secret"), "{e}");
     }
 
     #[test]
@@ -565,5 +790,17 @@ mod tests {
             StoreSpec::Redis("redis://u:pw@h:6379".into()).to_string(),
             "redis://***@h:6379"
         );
+        assert_eq!(
+            StoreSpec::Redis("rediss://:p%40ss@h/0".into()).to_string(),
+            "rediss://***@h/0"
+        );
+        assert_eq!(
+            StoreSpec::Redis("redis://h".into()).to_string(),
+            "redis://h"
+        );
+        assert!(!parse_store("redis:x:pw@[")
+            .unwrap_err()
+            .to_string()
+            .contains("pw"));
     }
 }

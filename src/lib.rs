@@ -37,8 +37,9 @@ mod token;
 mod upstream;
 
 pub use config::{
-    parse_options_json, Config, Mode, Platform, Secret, StoreSpec, DEFAULT_MP_API_BASE,
-    DEFAULT_WECOM_API_BASE, OPTION_NAMES,
+    parse_options_json, read_secret_file, Config, Mode, Platform, Secret, StoreSpec,
+    DEFAULT_MP_API_BASE, DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES,
+    REFRESH_MARGIN_S_RANGE, TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
 pub use record::Record;

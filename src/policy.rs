@@ -25,7 +25,9 @@ pub(crate) fn refresh_budget(timeout: Duration) -> Duration {
     let backoff: u64 = (1..MAX_ATTEMPTS)
         .map(|a| (FIRST_RETRY_MS << (a - 1)) * 3 / 2)
         .sum();
-    timeout * MAX_ATTEMPTS + Duration::from_millis(backoff)
+    timeout
+        .saturating_mul(MAX_ATTEMPTS)
+        .saturating_add(Duration::from_millis(backoff))
 }
 
 /// How long to answer `err` at once, without an upstream call, after the

@@ -54,7 +54,12 @@ impl Record {
 
 /// A lease on the store lock outlives the longest honest refresh.
 pub(crate) fn lease(cfg: &Config) -> Duration {
-    policy::refresh_budget(cfg.timeout) + Duration::from_secs(2)
+    policy::refresh_budget(cfg.timeout).saturating_add(Duration::from_secs(2))
+}
+
+/// Milliseconds, saturating: `as u64` on `as_millis()` would wrap.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(crate) struct Leader<'a> {
@@ -73,9 +78,9 @@ impl Leader<'_> {
         force: bool,
         known_generation: u64,
     ) -> Result<Record> {
-        let margin = self.cfg.refresh_margin.as_millis() as u64;
+        let margin = ms(self.cfg.refresh_margin);
         let lease = lease(self.cfg);
-        let deadline = mono_ms() + lease.as_millis() as u64;
+        let deadline = mono_ms().saturating_add(ms(lease));
         loop {
             if let Some(lock) = self.store.try_lock(self.key, lease)? {
                 let held = self.store.load(self.key)?;
@@ -128,7 +133,8 @@ impl Leader<'_> {
             };
             self.stats.upstream_failure();
             let delay = policy::retry_delay(attempt);
-            let next_try_ends = mono_ms() + (delay + self.cfg.timeout).as_millis() as u64;
+            let next_try_ends =
+                mono_ms().saturating_add(ms(delay.saturating_add(self.cfg.timeout)));
             if !err.kind().is_transient()
                 || attempt >= policy::MAX_ATTEMPTS
                 || next_try_ends > deadline

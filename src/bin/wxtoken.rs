@@ -29,10 +29,11 @@ OPTIONS (each falls back to its environment variable)
   --store SPEC           WXTOKEN_STORE     file (default: one token for every process
                                            of this host, in /dev/shm/wxtoken-UID),
                                            file:/dir, memory
-  --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300
-  --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000
-  --wait-ms N            WXTOKEN_WAIT_MS           default 10000
+  --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300, 0 to 7200
+  --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000, 1 to 60000
+  --wait-ms N            WXTOKEN_WAIT_MS           default 10000, 0 to 600000
   --secret-file PATH     WXTOKEN_SECRET_FILE       file holding the secret
+                                                   (at most 4096 bytes)
 
   The secret comes from WXTOKEN_SECRET or a secret file, never from the
   command line, where every user of the machine can read it in `ps`.
@@ -84,8 +85,12 @@ fn main() -> ExitCode {
                 ExitCode::from(exit_code(err.kind()))
             }
         },
-        Some(other) => {
-            eprintln!("wxtoken: unknown command '{other}' (try: wxtoken --help)");
+        Some(_) => {
+            // Not echoed: it may be a secret typed in the wrong place.
+            eprintln!(
+                "wxtoken: unknown command (the first argument must be token, invalidate, \
+                 status or mock; try: wxtoken --help)"
+            );
             ExitCode::from(2)
         }
     }
@@ -100,16 +105,7 @@ fn run(cmd: &str, args: &[String]) -> Result<String, Error> {
         ));
     }
     let secret = match &parsed.secret_file {
-        Some(path) => Some(
-            std::fs::read_to_string(path)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!("cannot read --secret-file {path}: {e}"),
-                    )
-                })?,
-        ),
+        Some(path) => Some(wxtoken::read_secret_file(path)?),
         None => None,
     };
     let cfg = Config::from_options(parsed.appid.as_deref(), secret.as_deref(), &parsed.options)?;
@@ -166,10 +162,19 @@ fn parse_flags(args: &[String]) -> Result<Flags, Error> {
                         .options
                         .insert((*key).to_string(), Value::String(value()?));
                 }
-                None => {
+                // A flag's name is echoed, a bare argument's value never:
+                // it may be a secret typed in the wrong place.
+                None if flag.starts_with("--") => {
                     return Err(usage(format!(
                         "unknown flag '{flag}' (try: wxtoken --help)"
                     )))
+                }
+                None => {
+                    return Err(usage(
+                        "unexpected argument (its value is not shown; flags start with --, \
+                         try: wxtoken --help)"
+                            .into(),
+                    ))
                 }
             },
         }

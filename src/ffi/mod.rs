@@ -27,10 +27,12 @@ use cstr::{arg_str, arg_str_or};
 ///   (or the file named by `WXTOKEN_SECRET_FILE`).
 /// - `options_json`: a JSON object with any of `name`, `platform` ("mp",
 ///   "wecom"), `mode` ("token", "stable"), `api_base`, `store` ("memory",
-///   "file", "file:/dir", "redis://..."), `refresh_margin_s`, `timeout_ms`,
-///   `wait_ms`. NULL or "" means no options; options not given fall back to
-///   their `WXTOKEN_*` environment variable, then to the default. Unknown or
-///   mistyped keys and malformed JSON give `WXTOKEN_INVALID_ARGUMENT`.
+///   "file", "file:/dir", "redis://..."), `refresh_margin_s` (0 to 7200),
+///   `timeout_ms` (1 to 60000), `wait_ms` (0 to 600000). NULL or "" means
+///   no options; options not given fall back to their `WXTOKEN_*`
+///   environment variable, then to the default. Unknown or mistyped keys, a
+///   key given twice, numbers out of range, control characters in strings
+///   and malformed JSON give `WXTOKEN_INVALID_ARGUMENT`.
 ///
 /// Does not contact the platform: the first token is fetched on first use.
 /// Re-configuring an app swaps its settings in; calls in flight finish on

@@ -49,8 +49,10 @@ ADMIN ENDPOINTS (never faulted):
   GET  /mock/stats          counters: token_calls per app and endpoint, tokens_issued,
                             checks by outcome, faults_served, current config and fault
   POST /mock/reset_stats    zero the counters
-  POST /mock/fault          {\"mode\":\"none|busy|http500|garbage|hang|drop|slow\",
-                             \"count\":N (optional: next N token calls), \"delay_ms\":N (slow)}
+  POST /mock/fault          {\"mode\":\"none|busy|http500|garbage|hang|drop|slow|dribble|body\",
+                             \"count\":N (optional: next N token calls),
+                             \"delay_ms\":N (slow: before answering; dribble: between bytes),
+                             \"body\":\"..\" (body: answered as is, HTTP 200)}
   POST /mock/supersede      {\"appid\":\"..\"}: someone else fetched; current tokens die now
   POST /mock/config         {\"lifetime_s\",\"overlap_s\",\"daily_quota\",\"token_len\",
                              \"stable_force_spacing_s\",\"stable_force_daily\"}
@@ -176,7 +178,9 @@ fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Action
             }
             "--apps-file" => cfg.apps.extend(read_apps_file(Path::new(&value()?))?),
             "--port-file" => port_file = Some(PathBuf::from(value()?)),
-            _ => return Err(format!("unknown option {arg:?}")),
+            // The flag's name only, never its =value or a -x spelling: a secret may be pasted there.
+            _ if flag.starts_with("--") => return Err(format!("unknown option {flag:?}")),
+            _ => return Err("unexpected argument (its value is not shown)".into()),
         }
     }
     cfg.apps.extend(env_app(env)?);

@@ -22,6 +22,11 @@ pub enum Fault {
     Drop,
     /// Answers normally after the delay.
     Slow(Duration),
+    /// Answers normally, but sends the body one byte per interval.
+    Dribble(Duration),
+    /// HTTP 200 with this body: a token response with odd content (a NUL in
+    /// the token, an errmsg echoing the request...).
+    Body(String),
 }
 
 impl Fault {
@@ -35,6 +40,8 @@ impl Fault {
             Fault::Hang => "hang",
             Fault::Drop => "drop",
             Fault::Slow(_) => "slow",
+            Fault::Dribble(_) => "dribble",
+            Fault::Body(_) => "body",
         }
     }
 
@@ -55,6 +62,7 @@ impl Fault {
                 "application/json; charset=utf-8",
                 "{\"access_token\":\"ACCESS_TOK",
             )),
+            Fault::Body(body) => Some(Response::new(200, "application/json; charset=utf-8", body)),
             _ => None,
         }
     }
@@ -77,6 +85,14 @@ impl Fault {
                 let ms = optional_u64(v, "delay_ms")?.unwrap_or(1000);
                 Fault::Slow(Duration::from_millis(ms))
             }
+            "dribble" => {
+                let ms = optional_u64(v, "delay_ms")?.unwrap_or(1000);
+                Fault::Dribble(Duration::from_millis(ms))
+            }
+            "body" => match v.get("body") {
+                Some(Value::String(body)) => Fault::Body(body.clone()),
+                _ => return Err("\"body\" (a string) is required".into()),
+            },
             other => return Err(format!("unknown mode {other:?}")),
         };
         Ok((fault, count))
@@ -135,7 +151,7 @@ impl FaultSlot {
 
     pub(crate) fn to_json(&self) -> Value {
         let mut v = json!({"mode": self.fault.name(), "remaining": self.remaining});
-        if let Fault::Slow(d) = self.fault {
+        if let Fault::Slow(d) | Fault::Dribble(d) = self.fault {
             v["delay_ms"] = json!(d.as_millis() as u64);
         }
         v
@@ -169,5 +185,10 @@ mod tests {
         assert!(Fault::from_json(&json!({"mode":"explode"})).is_err());
         assert!(Fault::from_json(&json!({"count":1})).is_err());
         assert!(Fault::from_json(&json!({"mode":"busy","count":-1})).is_err());
+        let (f, _) = Fault::from_json(&json!({"mode":"dribble","delay_ms":50})).unwrap();
+        assert_eq!(f, Fault::Dribble(Duration::from_millis(50)));
+        let (f, _) = Fault::from_json(&json!({"mode":"body","body":"{}"})).unwrap();
+        assert_eq!(f, Fault::Body("{}".into()));
+        assert!(Fault::from_json(&json!({"mode":"body"})).is_err());
     }
 }

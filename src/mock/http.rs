@@ -302,16 +302,20 @@ impl Response {
         }
     }
 
-    /// Writes head and body in one buffer, so small answers go out in one segment.
-    pub(crate) fn write_to<W: Write>(&self, w: &mut W) -> io::Result<()> {
-        let head = format!(
+    /// The status line and headers, with the blank line that ends them.
+    pub(crate) fn head(&self) -> String {
+        format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             self.status,
             reason(self.status),
             self.content_type,
             self.body.len()
-        );
-        let mut out = head.into_bytes();
+        )
+    }
+
+    /// Writes head and body in one buffer, so small answers go out in one segment.
+    pub(crate) fn write_to<W: Write>(&self, w: &mut W) -> io::Result<()> {
+        let mut out = self.head().into_bytes();
         out.extend_from_slice(&self.body);
         w.write_all(&out)?;
         w.flush()

@@ -283,7 +283,25 @@ fn serve(shared: &Shared, mut stream: TcpStream, peer: IpAddr) {
         return finish(stream, &canned);
     }
     let resp = routes::handle(shared, &req, route);
+    if let Fault::Dribble(gap) = fault {
+        return dribble(shared, stream, &resp, gap);
+    }
     finish(stream, &resp);
+}
+
+/// Sends the head at once, then the body one byte per `gap`, for as long as
+/// the client stays and the server runs.
+fn dribble(shared: &Shared, mut stream: TcpStream, resp: &http::Response, gap: Duration) {
+    use std::io::Write;
+    if stream.write_all(resp.head().as_bytes()).is_err() {
+        return;
+    }
+    for byte in &resp.body {
+        if !shared.wait(&mut stream, gap) || stream.write_all(&[*byte]).is_err() {
+            return;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Write);
 }
 
 /// Writes the answer and closes our side, so the client sees the end of the body at once.
@@ -407,6 +425,25 @@ mod tests {
         let t0 = Instant::now();
         assert!(json_of(get(&srv, TOKEN))["access_token"].is_string());
         assert!(t0.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn dribble_and_body_faults() {
+        let srv = server();
+        srv.set_fault(Fault::Dribble(Duration::from_millis(5)), Some(1));
+        let t0 = Instant::now();
+        let v = json_of(get(&srv, TOKEN));
+        assert!(v["access_token"].is_string());
+        let len = v.to_string().len() as u32;
+        assert!(
+            t0.elapsed() >= Duration::from_millis(5) * len,
+            "one byte per gap"
+        );
+        srv.set_fault(
+            Fault::Body(r#"{"access_token":"A\u0000B"}"#.into()),
+            Some(1),
+        );
+        assert_eq!(json_of(get(&srv, TOKEN))["access_token"], "A\0B");
     }
 
     #[test]

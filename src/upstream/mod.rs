@@ -2,11 +2,12 @@
 //! One call, no retries: retry policy belongs to the refresh leader.
 
 mod agent;
+mod redact;
 mod response;
 
 use serde_json::json;
 
-use crate::config::{Config, Mode, Platform};
+use crate::config::{self, Config, Mode, Platform};
 use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) use response::Fetched;
@@ -16,10 +17,10 @@ pub(crate) use response::Fetched;
 pub(crate) fn fetch(cfg: &Config, force: bool) -> Result<Fetched> {
     let agent = agent::current();
     let secret = cfg.secret.expose();
-    let base = cfg.api_base.trim_end_matches('/');
+    let endpoint = |path: &str| endpoint_url(&cfg.api_base, path);
     let request = match (cfg.platform, cfg.mode) {
         (Platform::Mp, Mode::Token) => agent
-            .get(&format!("{base}/cgi-bin/token"))
+            .request_url("GET", &endpoint("token")?)
             .query("grant_type", "client_credential")
             .query("appid", &cfg.appid)
             .query("secret", secret)
@@ -33,20 +34,21 @@ pub(crate) fn fetch(cfg: &Config, force: bool) -> Result<Fetched> {
                 "force_refresh": force,
             });
             agent
-                .post(&format!("{base}/cgi-bin/stable_token"))
+                .request_url("POST", &endpoint("stable_token")?)
                 .set("Content-Type", "application/json")
                 .timeout(cfg.timeout)
                 .send_string(&body.to_string())
         }
         (Platform::Wecom, _) => agent
-            .get(&format!("{base}/cgi-bin/gettoken"))
+            .request_url("GET", &endpoint("gettoken")?)
             .query("corpid", &cfg.appid)
             .query("corpsecret", secret)
             .timeout(cfg.timeout)
             .call(),
     };
-    let outcome = match request {
-        Ok(resp) => response::parse(resp),
+    // ureq's own error texts quote the URL, secret and all: none is passed on.
+    match request {
+        Ok(resp) => response::parse(resp, secret, cfg.timeout),
         Err(ureq::Error::Status(code, resp)) if code >= 500 => {
             drop(resp);
             Err(Error::new(
@@ -59,19 +61,16 @@ pub(crate) fn fetch(cfg: &Config, force: bool) -> Result<Fetched> {
             format!("token endpoint answered HTTP {code}"),
         )),
         Err(ureq::Error::Transport(t)) => Err(response::transport_error(&t, cfg.timeout)),
-    };
-    outcome.map_err(|e| redact(e, secret))
+    }
 }
 
-/// The platform's errmsg is not ours: make sure it cannot echo the secret.
-fn redact(err: Error, secret: &str) -> Error {
-    if secret.is_empty() || !err.errmsg().contains(secret) {
-        return err;
-    }
-    let msg = err.errmsg().replace(secret, "***");
-    if err.errcode() != 0 {
-        Error::wechat(err.errcode(), msg)
-    } else {
-        Error::new(err.kind(), msg)
-    }
+/// `{api_base}/cgi-bin/{name}`, built on the URL that configure checked, so
+/// the request goes to the host that was judged.
+fn endpoint_url(api_base: &str, name: &str) -> Result<url::Url> {
+    let mut url = config::parse_api_base(api_base)?;
+    url.path_segments_mut()
+        .map_err(|()| Error::invalid("api_base cannot be a base URL"))?
+        .pop_if_empty()
+        .extend(["cgi-bin", name]);
+    Ok(url)
 }
