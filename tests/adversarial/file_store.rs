@@ -333,6 +333,86 @@ fn a_stopped_leader_is_taken_over_when_its_lease_ends() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+/// Holds the lock file's mutation byte (byte 0) from this test process,
+/// released when dropped (closing the file drops the record lock).
+struct MutationPin(#[allow(dead_code)] fs::File);
+
+impl MutationPin {
+    fn take(lock_file: &Path) -> MutationPin {
+        use std::os::fd::AsRawFd;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(lock_file)
+            .unwrap();
+        // SAFETY: an all-zero flock is valid; the fields set describe byte 0.
+        let mut l: libc::flock = unsafe { std::mem::zeroed() };
+        l.l_type = libc::F_WRLCK as _;
+        l.l_whence = libc::SEEK_SET as _;
+        l.l_len = 1;
+        wait_until("the mutation byte is free", secs(5.0), || {
+            // SAFETY: `file` is open read-write and `l` a valid flock.
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &l) == 0 }
+        });
+        MutationPin(file)
+    }
+}
+
+/// Item 8, the fence: a leader stopped after its fetch, just before its
+/// write, loses its lease to a taker (even across a wiped store); resumed,
+/// its write is refused and it ends on the taker's token. To stop it exactly there, this test holds the
+/// lock file's mutation byte while the leader's fetch lands, so its save
+/// waits (saves poll that byte for up to 2 s).
+#[test]
+fn a_leader_resumed_after_losing_its_lease_cannot_write() {
+    let id = appid("fence");
+    let dir = store_dir("fence");
+    let server = mock_for(&id, 7200, 0);
+    let t0 = printed_token(cli(&server, &id, &dir, &["token"]).output().unwrap());
+    let lock_file = record_file(&dir).with_extension("lock");
+    let issued = || server.stats()["tokens_issued"].as_u64().unwrap();
+    assert_eq!(issued(), 1);
+    server.set_fault(Fault::Slow(Duration::from_millis(1000)), Some(1));
+    let lease = Duration::from_millis(8900); // timeout 2000 ms, as above
+    let args = ["invalidate", "--token", &t0, "--timeout-ms", "2000"];
+    let stale = Proc::spawn(cli(&server, &id, &dir, &args));
+    wait_until("the leader calls upstream", secs(10.0), || {
+        server.token_calls(&id) == 2
+    });
+    let leased_at = Instant::now();
+    let pin = MutationPin::take(&lock_file);
+    wait_until("its fetch is answered", secs(10.0), || issued() == 2);
+    thread::sleep(Duration::from_millis(300)); // now waiting in its save
+    stale.signal(libc::SIGSTOP);
+    drop(pin);
+    // A tmp cleaner wipes the store meanwhile: the lease, its fence and the
+    // record are gone. The stale leader's record (generation 2) would now
+    // win over the taker's (generation 1) by generation, but not by fence.
+    fs::remove_dir_all(&dir).unwrap();
+    thread::sleep(
+        (leased_at + lease + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+    );
+
+    let taker = printed_token(cli(&server, &id, &dir, &args).output().unwrap());
+    assert_ne!(taker, t0);
+    assert_eq!(server.token_calls(&id), 3);
+    stale.signal(libc::SIGCONT);
+    let resumed = printed_token(stale.output_within(secs(10.0)));
+    assert_eq!(resumed, taker, "the stale leader's write was refused");
+    let stored = fs::read_to_string(record_file(&dir)).unwrap();
+    assert!(
+        stored.contains(&taker),
+        "the store holds the taker's record"
+    );
+    assert_eq!(
+        check(&server, &taker),
+        0,
+        "the taker's token (fetched last) works"
+    );
+    assert_eq!(server.token_calls(&id), 3, "and nobody fetched again");
+    fs::remove_dir_all(dir).unwrap();
+}
+
 /// Item 9: a stored generation of u64::MAX made the leader's `+ 1` wrap (a
 /// panic in debug builds; in release every refresh fetched and the save
 /// kept the old record, burning the quota). Such a record reads as absent.

@@ -14,7 +14,8 @@
 //! The lock is held iff the lease is unexpired AND its alive byte is locked
 //! by a live process. So a SIGKILLed holder (the kernel drops its locks) is
 //! taken over at once, and a SIGSTOPped or hung one when its lease ends;
-//! the taker's fence is the stored one + 1, and a save checks its fence
+//! the taker's fence exceeds the stored one (and the boot clock, so fences
+//! grow even across a wiped directory), and a save checks its fence
 //! against the stored one under the mutation lock, atomically with the
 //! rename: a leader that lost its lease can no longer write.
 //!
@@ -160,9 +161,9 @@ impl Drop for Holding {
     }
 }
 
-/// Takes the lock unless a live holder's lease is running. `floor` is the
-/// fence of the record in the store: a new fence exceeds it too, even if
-/// the lease record was lost.
+/// Takes the lock unless a live holder's lease is running. The new fence
+/// exceeds the stored one, `floor` (the fence of the record in the store,
+/// in case the lease record was lost) and the boot clock in ms.
 pub(super) fn try_take(slot: &SlotRef, lease: Duration, floor: u64) -> io::Result<Option<Holding>> {
     let mut holder = slot.holder.lock();
     let now = boot_ms();
@@ -181,12 +182,16 @@ pub(super) fn try_take(slot: &SlotRef, lease: Duration, floor: u64) -> io::Resul
     {
         return Ok(None);
     }
-    let mut fence = held.fence.max(floor).saturating_add(1);
+    // Never below the boot clock either: a wiped directory (a tmp cleaner)
+    // loses the lease and the record, and a leader stopped before the wipe
+    // must still hold an older fence than anyone after it.
+    let base = held.fence.max(floor).max(now);
+    let mut fence = base.saturating_add(1);
     // A byte still locked by someone means a fence reused after the lease
     // record was lost; skip past it.
     while set_lock(&file, ALIVE + fence as i64, libc::F_WRLCK).is_err() {
         fence = fence.saturating_add(1);
-        if fence > held.fence.max(floor) + 64 {
+        if fence > base.saturating_add(64) {
             return Ok(None);
         }
     }
