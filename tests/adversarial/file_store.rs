@@ -99,6 +99,18 @@ impl Proc {
         assert_eq!(unsafe { libc::kill(self.0.id() as libc::pid_t, sig) }, 0);
     }
 
+    /// Stops it, and waits until it is stopped (kill only queues the signal).
+    fn stop(&self) {
+        self.signal(libc::SIGSTOP);
+        let stat = format!("/proc/{}/stat", self.0.id());
+        wait_until("the process stops", secs(10.0), || {
+            let text = fs::read_to_string(&stat).unwrap();
+            // "pid (comm) S ...": the state follows the last ')'.
+            let state = text.rsplit_once(") ").unwrap().1.chars().next();
+            state == Some('T')
+        });
+    }
+
     /// Its output once it exits, failing the test if that takes over `limit`.
     fn output_within(mut self, limit: Duration) -> Output {
         let deadline = Instant::now() + limit;
@@ -299,7 +311,7 @@ fn a_stopped_leader_is_taken_over_when_its_lease_ends() {
     wait_until("the leader calls upstream", secs(10.0), || {
         server.token_calls(&id) == 1
     });
-    stopped.signal(libc::SIGSTOP);
+    stopped.stop();
     thread::sleep(lease + Duration::from_secs(1));
 
     let started = Instant::now();
@@ -307,7 +319,7 @@ fn a_stopped_leader_is_taken_over_when_its_lease_ends() {
         &server,
         &id,
         &dir,
-        &["token", "--timeout-ms", "2000", "--wait-ms", "5000"],
+        &["token", "--timeout-ms", "2000", "--wait-ms", "8000"],
     )
     .output()
     .unwrap();
@@ -383,7 +395,7 @@ fn a_leader_resumed_after_losing_its_lease_cannot_write() {
     let pin = MutationPin::take(&lock_file);
     wait_until("its fetch is answered", secs(10.0), || issued() == 2);
     thread::sleep(Duration::from_millis(300)); // now waiting in its save
-    stale.signal(libc::SIGSTOP);
+    stale.stop();
     drop(pin);
     // A tmp cleaner wipes the store meanwhile: the lease, its fence and the
     // record are gone. The stale leader's record (generation 2) would now
