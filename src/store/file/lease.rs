@@ -45,6 +45,9 @@ const MUTATION: i64 = 0;
 const ALIVE: i64 = 1;
 const MAGIC: &[u8; 4] = b"WXL1";
 const LEASE_LEN: usize = 24;
+/// As for records (Record::is_plausible): a larger fence is garbage, not a
+/// fence to exceed (it would push every later one out of range).
+const MAX_FENCE: u64 = 1 << 53;
 
 /// The lease record at the start of the lock file.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -72,11 +75,15 @@ impl Lease {
             return Lease::default();
         }
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-        Lease {
+        let lease = Lease {
             pid: u32::from_le_bytes(b[4..8].try_into().unwrap()),
             fence: u64_at(8),
             until_ms: u64_at(16),
+        };
+        if lease.fence > MAX_FENCE {
+            return Lease::default();
         }
+        lease
     }
 }
 
@@ -99,11 +106,13 @@ static SLOTS: Lazy<Mutex<(u64, HashMap<PathBuf, SlotRef>)>> =
     Lazy::new(|| Mutex::new((0, HashMap::new())));
 
 /// The slot for the lock file at `path`, if its file is still the one
-/// whose identity is `current`; else opens a new one with `open` (a
-/// recreated directory holds a new lock file).
+/// whose identity `current` reports; else opens a new one with `open` (a
+/// recreated directory holds a new lock file). Both run under the table's
+/// lock, so two threads never open one file twice: the second descriptor's
+/// close would drop the first one's locks.
 pub(super) fn slot(
     path: PathBuf,
-    current: Option<(u64, u64)>,
+    current: impl FnOnce() -> Option<(u64, u64)>,
     open: impl FnOnce() -> io::Result<File>,
 ) -> io::Result<SlotRef> {
     let mut slots = SLOTS.lock();
@@ -112,7 +121,7 @@ pub(super) fn slot(
         *slots = (generation, HashMap::new());
     }
     if let Some(s) = slots.1.get(&path) {
-        if current == Some(s.id) {
+        if current() == Some(s.id) {
             return Ok(s.clone());
         }
     }
@@ -335,5 +344,10 @@ mod tests {
         assert_eq!(Lease::decode(&l.encode()), l);
         assert_eq!(Lease::decode(b"garbage-garbage-garbage-"), Lease::default());
         assert_eq!(Lease::decode(b""), Lease::default());
+        let absurd = Lease {
+            fence: u64::MAX,
+            ..l
+        };
+        assert_eq!(Lease::decode(&absurd.encode()), Lease::default());
     }
 }

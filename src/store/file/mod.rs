@@ -83,8 +83,10 @@ impl FileStore {
     /// The lock file's slot, (re)opened if the file at its name changed.
     fn slot(&self, key: &str) -> Result<Arc<lease::Slot>> {
         let name = lock_name(key);
-        let current = match self.dir.run(|fd| dir::stat_at(fd, &name))? {
-            Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => Some((st.st_dev, st.st_ino)),
+        let current = || match self.dir.run(|fd| dir::stat_at(fd, &name)) {
+            Ok(Ok(st)) if st.st_mode & libc::S_IFMT == libc::S_IFREG => {
+                Some((st.st_dev, st.st_ino))
+            }
             _ => None,
         };
         let open = || {
