@@ -431,3 +431,61 @@ pub(super) fn euid() -> u32 {
 pub(super) fn io_err(path: &Path, what: &str, e: &io::Error) -> Error {
     Error::new(ErrorKind::Store, format!("{what} {}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("wxtoken-dir-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_default_sequence_skips_what_is_not_a_safe_directory_of_ours() {
+        let b = base("seq");
+        let Place::Default(names) = Place::default_under(&b) else {
+            unreachable!()
+        };
+        assert_eq!(names.len(), 1 + FALLBACKS as usize);
+        std::fs::write(&names[0], b"a file").unwrap();
+        std::os::unix::fs::symlink(&b, &names[1]).unwrap();
+        let dir = Dir::open(Place::default_under(&b)).unwrap();
+        assert_eq!(dir.path(), names[2], "the first usable name, created");
+        let again = Dir::open(Place::default_under(&b)).unwrap();
+        assert_eq!(again.path(), names[2], "and found again");
+        for n in &names[2..] {
+            let _ = std::fs::remove_dir(n);
+            std::fs::write(n, b"").unwrap();
+        }
+        let err = Dir::open(Place::default_under(&b)).err().unwrap();
+        assert!(err.to_string().contains("store = \"file:/dir\""), "{err}");
+        std::fs::remove_dir_all(b).unwrap();
+    }
+
+    #[test]
+    fn a_removed_directory_is_recreated_and_checked_again() {
+        let b = base("reopen");
+        let path = b.join("store");
+        let dir = Dir::open(Place::Given(path.clone())).unwrap();
+        std::fs::remove_dir(&path).unwrap();
+        // Recreated by someone else, unsafely: refused, not used.
+        std::fs::create_dir(&path).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let Err(err) = dir.run(|fd| stat_at(fd, "k.json")) else {
+            panic!("an unsafe re-creation was used");
+        };
+        assert!(
+            err.to_string().contains("writable by group or others"),
+            "{err}"
+        );
+        std::fs::remove_dir(&path).unwrap();
+        let found = dir.run(|fd| stat_at(fd, "k.json")).unwrap();
+        assert_eq!(found.unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(path.is_dir(), "recreated");
+        std::fs::remove_dir_all(b).unwrap();
+    }
+}
