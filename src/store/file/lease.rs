@@ -137,15 +137,6 @@ pub(super) fn slot(
     Ok(slot)
 }
 
-/// The slot this process has for `path`, whatever file it holds now: a
-/// holding saves against the lease it was granted.
-pub(super) fn existing_slot(path: &PathBuf) -> Option<SlotRef> {
-    let slots = SLOTS.lock();
-    (slots.0 == fork::generation())
-        .then(|| slots.1.get(path).cloned())
-        .flatten()
-}
-
 /// A holding of the refresh lock. Dropping it releases the alive byte.
 pub(super) struct Holding {
     slot: SlotRef,

@@ -207,16 +207,16 @@ impl Store for FileStore {
 
     /// Checks the lease and writes under the lock file's mutation lock, so
     /// a leader that lost its lease cannot write after the one that took it.
+    /// Such a leader gets the record the store holds, or, before the taker
+    /// wrote one, a store error (and so serves its token from memory).
     fn save(&self, key: &str, record: &Record, lock: &dyn RefreshLock) -> Result<Record> {
         let record = Record {
             fence: lock.fence(),
             ..record.clone()
         };
-        let path = self.dir.path().join(lock_name(key));
-        let slot = match lease::existing_slot(&path) {
-            Some(s) => s,
-            None => self.slot(key)?,
-        };
+        // The lock file at the name now: if the store was wiped and someone
+        // took the new lock file's lease, that is the lease to lose to.
+        let slot = self.slot(key)?;
         let lock_err = |e: io::Error| self.err(&lock_name(key), "cannot lock", &e);
         match lease::if_current(&slot, record.fence, || self.write_if_newer(key, &record)) {
             Ok(Some(written)) => written,
