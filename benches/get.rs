@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use parking_lot::{Mutex, RwLock};
 use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::store::{FileStore, Store};
@@ -83,7 +83,47 @@ fn fresh_get(c: &mut Criterion) {
         .find_map(|n| n.strip_suffix(".json").map(str::to_string))
         .expect("the record file");
     group.bench_function("adopt: read + parse the record file", |b| {
+        // A store that has not seen the file yet reads it whole.
+        b.iter_batched(
+            || FileStore::open(Some(&dir)).expect("store"),
+            |fresh| fresh.load(black_box(&key)).unwrap().unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    // The refresher's poll, per app: the record did not change since the
+    // last look, so the store only stats it.
+    group.bench_function("poll: an unchanged record", |b| {
         b.iter(|| store.load(black_box(&key)).unwrap().unwrap())
+    });
+    // And for 100 apps: one poll visits every app's record once.
+    let many = FileStore::open(Some(&dir.join("many"))).expect("store");
+    let keys: Vec<String> = (0..100)
+        .map(|i| format!("mp-token-wxbench{i:010}"))
+        .collect();
+    for k in &keys {
+        let lock = many
+            .try_lock(k, std::time::Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let rec = Record {
+            token: file_token.as_str().into(),
+            expires_at_ms: now + 7_200_000,
+            fetched_at_ms: now,
+            generation: 1,
+            fence: 0,
+        };
+        many.save(k, &rec, &*lock).unwrap();
+    }
+    group.bench_function("poll: 100 apps, records unchanged", |b| {
+        b.iter(|| {
+            for k in &keys {
+                black_box(many.load(black_box(k)).unwrap());
+            }
+        })
     });
     // A stale report: the slow path reads the store, finds the token moved
     // on, and answers the current one with no upstream call.

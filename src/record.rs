@@ -5,6 +5,16 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::clock::now_ms;
+
+/// Generations and fences beyond this are no honest record's: a
+/// generation near u64::MAX would make the next `+ 1` wrap.
+const MAX_COUNTER: u64 = 1 << 53;
+/// How far another process's (or host's) clock may run ahead of ours.
+const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
+/// No platform token lives longer (they live 7200 s).
+const MAX_LIFETIME_MS: u64 = 24 * 3600 * 1000;
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     pub token: Arc<str>,
@@ -58,9 +68,25 @@ impl Record {
         .to_string()
     }
 
-    /// None for anything that is not a well-formed record: a corrupted,
-    /// truncated or foreign store entry counts as absent and gets replaced.
+    /// Whether a stored record is one an honest writer could have made by
+    /// `now_ms`. An absurd one (a generation about to wrap, a fetch in the
+    /// future, a token living beyond a day) would win every comparison and
+    /// never be replaced: every refresh would fetch and throw its token away.
+    pub fn is_plausible(&self, now_ms: u64) -> bool {
+        self.generation <= MAX_COUNTER
+            && self.fence <= MAX_COUNTER
+            && self.fetched_at_ms <= now_ms.saturating_add(MAX_SKEW_MS)
+            && self.expires_at_ms <= self.fetched_at_ms.saturating_add(MAX_LIFETIME_MS)
+    }
+
+    /// None for anything that is not a well-formed, plausible record: a
+    /// corrupted, truncated, absurd or foreign store entry counts as absent
+    /// and gets replaced.
     pub fn from_json(text: &str) -> Option<Record> {
+        Self::parse(text).filter(|r| r.is_plausible(now_ms()))
+    }
+
+    fn parse(text: &str) -> Option<Record> {
         let v: Value = serde_json::from_str(text).ok()?;
         if v.get("v")?.as_u64()? != 1 {
             return None;
@@ -95,12 +121,13 @@ impl fmt::Debug for Record {
     }
 }
 
-/// A record that never expires, for the stores' tests.
+/// A plausible record for the stores' tests (fetched at a fixed time, so
+/// that only the generation orders them).
 #[cfg(test)]
 pub(crate) fn test_record(token: &str, generation: u64) -> Record {
     Record {
         token: token.into(),
-        expires_at_ms: u64::MAX,
+        expires_at_ms: 1 + MAX_LIFETIME_MS,
         fetched_at_ms: 1,
         generation,
         fence: 0,
@@ -153,6 +180,30 @@ mod tests {
             ..rec(9, 10, 2)
         };
         assert!(new_leader.may_replace(&held));
+    }
+
+    #[test]
+    fn absurd_records_read_as_absent() {
+        let now = now_ms();
+        let sane = rec(now, now + 7_200_000, 3);
+        assert_eq!(Record::from_json(&sane.to_json()), Some(sane.clone()));
+        for absurd in [
+            Record {
+                generation: u64::MAX,
+                ..sane.clone()
+            },
+            Record {
+                fence: u64::MAX,
+                ..sane.clone()
+            },
+            rec(now + 3_600_000, now + 10_800_000, 3), // fetched an hour ahead
+            rec(now, now + 2 * MAX_LIFETIME_MS, 3),    // lives two days
+        ] {
+            assert_eq!(Record::from_json(&absurd.to_json()), None, "{absurd:?}");
+        }
+        // A clock a minute ahead is still fine.
+        let ahead = rec(now + 60_000, now + 7_260_000, 3);
+        assert!(Record::from_json(&ahead.to_json()).is_some());
     }
 
     #[test]

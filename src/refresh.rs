@@ -88,9 +88,26 @@ impl Leader<'_> {
                     Some(h) if !reason.needs_fetch(Some(&h), now_ms(), margin) => return Ok(h),
                     _ => {}
                 }
-                let fetched = self.fetch_with_backoff(force, deadline)?;
+                // Before spending a fetch: a store that cannot hold the
+                // record would turn every refresh into a wasted fetch.
+                self.store.check_writable(self.key)?;
+                let fetched = match self.fetch_with_backoff(force, deadline) {
+                    Ok(f) => f,
+                    Err(err) => {
+                        // A leader stopped or slow past its lease was taken
+                        // over: the taker's record answers the refresh.
+                        return match self.store.load(self.key) {
+                            Ok(Some(h)) if !reason.needs_fetch(Some(&h), now_ms(), margin) => Ok(h),
+                            _ => Err(err),
+                        };
+                    }
+                };
                 let now = now_ms();
-                let generation = known_generation.max(held.map_or(0, |h| h.generation)) + 1;
+                // Saturating: a generation can never wrap (stores also
+                // refuse absurd ones, see Record::is_plausible).
+                let generation = known_generation
+                    .max(held.map_or(0, |h| h.generation))
+                    .saturating_add(1);
                 let record = Record {
                     token: fetched.token.into(),
                     expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
@@ -102,7 +119,18 @@ impl Leader<'_> {
                     "{}: fetched generation {generation}, expires in {} s",
                     self.cfg.name, fetched.expires_in_s
                 ));
-                return self.store.save(self.key, &record, &*lock);
+                return match self.store.save(self.key, &record, &*lock) {
+                    Ok(stored) => Ok(stored),
+                    // The token is fetched (and has killed the previous
+                    // one): serve it from memory rather than lose it.
+                    Err(err) => {
+                        log::info(format_args!(
+                            "{}: cannot store the fetched token, serving it from memory: {err}",
+                            self.cfg.name
+                        ));
+                        Ok(record)
+                    }
+                };
             }
             if let Some(held) = self.store.load(self.key)? {
                 if !reason.needs_fetch(Some(&held), now_ms(), margin) {

@@ -31,11 +31,21 @@ pub trait Store: Send + Sync {
     /// Writes `record`, stamped with `lock`'s fence, unless the store holds
     /// a record it may not replace ([`Record::may_replace`]): a newer one, or
     /// one written under a later fence. Returns what the store holds after.
+    /// An error means the record could not be written: the leader then still
+    /// serves the token it fetched, from memory, and logs the error (throwing
+    /// a fetched token away would kill the one others use, for nothing).
     fn save(&self, key: &str, record: &Record, lock: &dyn RefreshLock) -> Result<Record>;
 
     /// Takes the refresh lock for `key` without waiting: None while another
     /// party holds it. A holder that dies loses it after `lease` at the latest.
     fn try_lock(&self, key: &str, lease: Duration) -> Result<Option<Box<dyn RefreshLock>>>;
+
+    /// Called by the lock's holder before it fetches: fails if the store
+    /// could not hold `key`'s record, so that a broken store does not turn
+    /// every refresh into a fetch whose token is thrown away.
+    fn check_writable(&self, _key: &str) -> Result<()> {
+        Ok(())
+    }
 
     /// For status output (never a password or secret).
     fn describe(&self) -> String;

@@ -6,4 +6,5 @@
 #[path = "../core/support.rs"]
 mod support;
 
+mod file_store;
 mod input;
