@@ -16,7 +16,7 @@ pub const DEFAULT_MP_API_BASE: &str = "https://api.weixin.qq.com";
 pub const DEFAULT_WECOM_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
 /// The options `configure` accepts, besides appid and secret.
-pub const OPTION_NAMES: [&str; 8] = [
+pub const OPTION_NAMES: [&str; 10] = [
     "name",
     "platform",
     "mode",
@@ -25,6 +25,8 @@ pub const OPTION_NAMES: [&str; 8] = [
     "refresh_margin_s",
     "timeout_ms",
     "wait_ms",
+    "key_prefix",
+    "redis_ca_file",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,7 @@ pub enum Mode {
     Stable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreSpec {
     /// This process only.
     Memory,
@@ -61,6 +63,14 @@ impl fmt::Display for StoreSpec {
             StoreSpec::File(Some(dir)) => write!(f, "file:{}", dir.display()),
             StoreSpec::Redis(url) => f.write_str(&redact_url_password(url)),
         }
+    }
+}
+
+/// Debug as Display: a Redis URL's password never shows (Config's Debug
+/// prints its store).
+impl fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreSpec({self})")
     }
 }
 
@@ -100,6 +110,11 @@ pub struct Config {
     pub refresh_margin: Duration,
     pub timeout: Duration,
     pub wait: Duration,
+    /// The Redis store's key prefix (default `wxtoken`).
+    pub key_prefix: String,
+    /// A PEM file of the CA that signed a `rediss://` server's certificate
+    /// (None: the system's roots).
+    pub redis_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -118,6 +133,8 @@ impl Config {
             refresh_margin: Duration::from_secs(300),
             timeout: Duration::from_millis(5000),
             wait: Duration::from_millis(10000),
+            key_prefix: crate::store::DEFAULT_PREFIX.to_string(),
+            redis_ca_file: None,
         }
     }
 
@@ -234,6 +251,12 @@ impl Config {
         if let Some(ms) = opt.number("wait_ms")? {
             cfg.wait = Duration::from_millis(ms);
         }
+        if let Some(prefix) = opt.string("key_prefix")? {
+            cfg.key_prefix = prefix;
+        }
+        if let Some(ca) = opt.string("redis_ca_file")? {
+            cfg.redis_ca_file = Some(PathBuf::from(ca));
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -267,6 +290,14 @@ impl Config {
         }
         if self.timeout.is_zero() {
             return Err(Error::invalid("timeout_ms must be at least 1"));
+        }
+        crate::store::check_prefix(&self.key_prefix)?;
+        if self.redis_ca_file.is_some()
+            && !matches!(&self.store, StoreSpec::Redis(url) if url.starts_with("rediss://"))
+        {
+            return Err(Error::invalid(
+                "redis_ca_file goes with a rediss:// store only",
+            ));
         }
         check_api_base(&self.api_base)
     }
