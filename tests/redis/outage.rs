@@ -1,0 +1,116 @@
+//! Redis goes away: business calls keep their valid token and no process
+//! fetches on its own (classic mode: a lone fetch would kill the fleet's
+//! token); with no valid token left, a clear store error within wait_ms;
+//! Redis back empty: one recovery fetch.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wxtoken::{ErrorKind, StoreSpec};
+
+use crate::fleet::cli;
+use crate::server::RedisServer;
+use crate::support::*;
+
+#[test]
+fn an_outage_keeps_the_valid_token_and_fetches_nothing_until_redis_is_back() {
+    let mut redis = RedisServer::start(&[]);
+    let id = appid("rdown");
+    // A 4 s token: fresh for 2 s, then inside the refresh margin until 4 s.
+    let server = mock_for(&id, 4, 0);
+    let app = configure(&server, &id, |c| {
+        c.store = StoreSpec::Redis(redis.url());
+        c.wait = Duration::from_millis(2000);
+    });
+    let token = wxtoken::get(&app).unwrap();
+    let fetched = Instant::now();
+    redis.stop();
+
+    // Fresh, then stale-while-refresh: the same token, and the refresh
+    // that the margin starts cannot take Redis's lock, so it fetches nothing.
+    while fetched.elapsed() < Duration::from_millis(3300) {
+        assert_eq!(wxtoken::get(&app).unwrap(), token, "served from memory");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(server.token_calls(&id), 1, "no fetch during the outage");
+
+    // A new process with no token: a store error (exit 17), no fetch.
+    let out = cli(&server, &id, &redis.url(), &["token", "--wait-ms", "2000"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(17),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Expired: a clear store error, within wait_ms.
+    while fetched.elapsed() < Duration::from_millis(4300) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let asked = Instant::now();
+    let err = wxtoken::get(&app).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Store, "{err}");
+    assert!(err.to_string().contains("redis"), "{err}");
+    assert!(asked.elapsed() < Duration::from_millis(2000 + 1500));
+    assert_eq!(server.token_calls(&id), 1, "still no fetch");
+
+    // Back, empty: one recovery fetch.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let recovered = loop {
+        match wxtoken::get(&app) {
+            Ok(t) => break t,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no recovery: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert_ne!(recovered, token);
+    assert_eq!(check(&server, &recovered), 0);
+    let again = printed_token(
+        cli(&server, &id, &redis.url(), &["token"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(again, recovered.to_string(), "another process shares it");
+    assert_eq!(server.token_calls(&id), 2, "one recovery fetch");
+}
+
+/// Redis restarts empty while the fleet holds a valid token: the first
+/// process that needs the store fetches once, and the others adopt it.
+#[test]
+fn redis_back_empty_costs_the_fleet_one_fetch() {
+    let mut redis = RedisServer::start(&[]);
+    let id = appid("rempty");
+    let server = mock_for(&id, 7200, 300);
+    let app = configure(&server, &id, |c| c.store = StoreSpec::Redis(redis.url()));
+    let old = wxtoken::get(&app).unwrap();
+    redis.restart();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            cli(&server, &id, &redis.url(), &["token"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|c| printed_token(c.wait_with_output().unwrap()))
+        .collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    assert_eq!(
+        server.token_calls(&id),
+        2,
+        "one recovery fetch for the fleet"
+    );
+    let started = Instant::now();
+    while wxtoken::get(&app).unwrap() != tokens[0].as_str() {
+        assert!(started.elapsed() < Duration::from_secs(3), "not adopted");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_ne!(old.to_string(), tokens[0]);
+}

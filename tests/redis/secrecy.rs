@@ -1,0 +1,98 @@
+//! An ACL user with a password: the password (and the app secret) appear in
+//! no error, status, log line or Debug output, and in no key or value that
+//! the store writes to Redis.
+
+use std::time::Duration;
+
+use wxtoken::{ErrorKind, StoreSpec};
+
+use crate::fleet::cli;
+use crate::server::RedisServer;
+use crate::support::*;
+
+const PW: &str = "Redis-Pw-Never-Shown-42";
+const WRONG_PW: &str = "Wrong-Redis-Pw-Never-Shown";
+
+fn acl_server() -> RedisServer {
+    RedisServer::start(&[
+        "--user",
+        "default",
+        "off",
+        "--user",
+        "wxapp",
+        "on",
+        &format!(">{PW}"),
+        "~*",
+        "+@all",
+    ])
+}
+
+fn assert_clean(text: &str) {
+    for s in [PW, WRONG_PW, SECRET] {
+        assert!(!text.contains(s), "leaked {s}: {text}");
+    }
+}
+
+#[test]
+fn the_password_never_shows_and_never_reaches_redis() {
+    let redis = acl_server();
+    let url = format!("redis://wxapp:{PW}@127.0.0.1:{}/0", redis.port);
+    let wrong = format!("redis://wxapp:{WRONG_PW}@127.0.0.1:{}/0", redis.port);
+    let id = appid("racl");
+    let server = mock_for(&id, 7200, 300);
+    let mut seen = Vec::new();
+
+    // Processes: the right password works; logs and status are clean.
+    let out = cli(&server, &id, &url, &["token"])
+        .env("WXTOKEN_LOG", "1")
+        .output()
+        .unwrap();
+    seen.push(String::from_utf8_lossy(&out.stderr).to_string());
+    let token = printed_token(out);
+    let out = cli(&server, &id, &url, &["status"]).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        status.contains(&format!("redis://wxapp@127.0.0.1:{}/0", redis.port)),
+        "{status}"
+    );
+    seen.push(status);
+    let out = cli(&server, &id, &wrong, &["token"])
+        .env("WXTOKEN_LOG", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(17));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    seen.push(stderr);
+
+    // In process: errors, Debug, status.
+    let app = configure(&server, &id, |c| {
+        c.store = StoreSpec::Redis(wrong.clone());
+        c.name = format!("{id}-wrong");
+        c.wait = Duration::from_millis(500);
+    });
+    let err = wxtoken::get(&app).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Store);
+    seen.push(format!("{err} {err:?}"));
+    seen.push(wxtoken::status(&app).unwrap().to_string());
+    let mut cfg = config(&server, &id);
+    cfg.store = StoreSpec::Redis(wrong.clone());
+    seen.push(format!("{cfg:?} {}", cfg.store));
+    for text in &seen {
+        assert_clean(text);
+    }
+
+    // What Redis holds: key names and every value's serialized form.
+    let mut admin = redis.admin(&url);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut admin).unwrap();
+    assert!(keys.len() >= 2, "record and fence: {keys:?}");
+    let mut token_seen = false;
+    for key in &keys {
+        assert_clean(key);
+        let dump: Vec<u8> = redis::cmd("DUMP").arg(key).query(&mut admin).unwrap();
+        let text = String::from_utf8_lossy(&dump);
+        assert_clean(&text);
+        token_seen |= text.contains(&token);
+    }
+    assert!(token_seen, "the scan looked at the record: {keys:?}");
+}
