@@ -28,7 +28,11 @@ OPTIONS (each falls back to its environment variable)
                                            plain http only to loopback
   --store SPEC           WXTOKEN_STORE     file (default: one token for every process
                                            of this host, in /dev/shm/wxtoken-UID),
-                                           file:/dir, memory
+                                           file:/dir, memory, redis://[user@]host:port/db,
+                                           rediss://... (a fleet; give a URL with a
+                                           password through WXTOKEN_STORE, not here)
+  --key-prefix P         WXTOKEN_KEY_PREFIX        Redis key prefix, default wxtoken
+  --redis-ca-file PATH   WXTOKEN_REDIS_CA_FILE     CA of a rediss:// server (PEM)
   --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300
   --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000
   --wait-ms N            WXTOKEN_WAIT_MS           default 10000
@@ -51,7 +55,7 @@ EXAMPLE
 ";
 
 /// Flags that map to library options.
-const OPTION_FLAGS: [(&str, &str); 8] = [
+const OPTION_FLAGS: [(&str, &str); 10] = [
     ("--name", "name"),
     ("--platform", "platform"),
     ("--mode", "mode"),
@@ -60,6 +64,8 @@ const OPTION_FLAGS: [(&str, &str); 8] = [
     ("--refresh-margin-s", "refresh_margin_s"),
     ("--timeout-ms", "timeout_ms"),
     ("--wait-ms", "wait_ms"),
+    ("--key-prefix", "key_prefix"),
+    ("--redis-ca-file", "redis_ca_file"),
 ];
 
 fn main() -> ExitCode {
