@@ -14,3 +14,4 @@ mod fleet;
 mod locks;
 mod outage;
 mod secrecy;
+mod tls;

@@ -11,6 +11,7 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     args: Vec<String>,
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -18,6 +19,15 @@ impl RedisServer {
     /// Starts redis-server with extra `args` (ACL users, TLS settings).
     /// Panics, loudly, when redis-server is not installed.
     pub fn start(args: &[&str]) -> RedisServer {
+        Self::start_with(args, false)
+    }
+
+    /// TLS only (no plain port), with `args` naming cert, key and CA.
+    pub fn start_tls(args: &[&str]) -> RedisServer {
+        Self::start_with(args, true)
+    }
+
+    fn start_with(args: &[&str], tls: bool) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -28,6 +38,7 @@ impl RedisServer {
             port,
             dir,
             args: args.iter().map(|s| s.to_string()).collect(),
+            tls,
             child: None,
         };
         server.restart();
@@ -41,13 +52,12 @@ impl RedisServer {
     /// Starts it (again) on the same port, empty.
     pub fn restart(&mut self) {
         self.stop();
-        let tls = self.args.iter().any(|a| a == "--tls-port");
         let mut cmd = Command::new("redis-server");
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir);
-        if tls {
-            cmd.args(["--port", "0"]);
+        if self.tls {
+            cmd.args(["--port", "0", "--tls-port", &self.port.to_string()]);
         } else {
             cmd.args(["--port", &self.port.to_string()]);
         }

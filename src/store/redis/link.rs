@@ -139,6 +139,11 @@ fn reason(e: &RedisError) -> String {
         return "connection refused".into();
     }
     if e.is_io_error() {
+        let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        // rustls reports a refused certificate as InvalidData.
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData) {
+            return "TLS handshake failed (is the server's CA trusted? see redis_ca_file)".into();
+        }
         return "connection failed or lost".into();
     }
     match e.kind() {
