@@ -20,4 +20,4 @@ if [ ${#need[@]} -gt 0 ]; then
   }
 fi
 redis-server --version
-cargo test --test redis "$@"
+cargo test --test redis --test redis_fork "$@"
