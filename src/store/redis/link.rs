@@ -32,6 +32,8 @@ struct State {
     conn: Option<Connection>,
     /// Monotonic ms before which no new connect is tried.
     down_until: u64,
+    /// Why the last connect failed, repeated until the next attempt.
+    down_why: String,
 }
 
 pub(super) struct Link {
@@ -65,14 +67,21 @@ impl Link {
             return Err(self.error(what, "busy: another call is still waiting for Redis"));
         };
         if state.conn.is_none() {
-            if mono_ms() < state.down_until {
-                return Err(self.error(what, "unreachable (retrying shortly)"));
+            let now = mono_ms();
+            if now < state.down_until {
+                let why = format!(
+                    "{} (next try in {} ms)",
+                    state.down_why,
+                    state.down_until - now
+                );
+                return Err(self.error(what, &why));
             }
             match self.connect() {
                 Ok(conn) => state.conn = Some(conn),
                 Err(e) => {
                     state.down_until = mono_ms() + RECONNECT_AFTER_MS;
-                    return Err(self.error(what, &reason(&e)));
+                    state.down_why = reason(&e);
+                    return Err(self.error(what, &state.down_why));
                 }
             }
         }
