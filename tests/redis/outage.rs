@@ -114,3 +114,41 @@ fn redis_back_empty_costs_the_fleet_one_fetch() {
     }
     assert_ne!(old.to_string(), tokens[0]);
 }
+
+fn connections_received(admin: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(admin).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO stats has total_connections_received")
+}
+
+/// A failover turns the old primary into a replica: it answers READONLY.
+/// The store drops that connection, so the next call connects anew (and,
+/// through a name the failover moved, reaches the new primary).
+#[test]
+fn a_readonly_answer_makes_the_store_reconnect() {
+    let redis = RedisServer::start(&[]);
+    let primary = RedisServer::start(&[]);
+    let s = crate::locks::store_at(&redis.url());
+    assert!(s.load("k").unwrap().is_none());
+    let mut admin = redis.admin(&redis.url());
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port)
+        .query(&mut admin)
+        .unwrap();
+    let before = connections_received(&mut admin);
+    let err = match s.try_lock("k", Duration::from_secs(5)) {
+        Err(e) => e,
+        Ok(_) => panic!("a replica took the lock"),
+    };
+    assert_eq!(err.kind(), ErrorKind::Store);
+    assert!(err.to_string().contains("READONLY"), "{err}");
+    assert!(s.load("k").is_ok(), "reads still work on a replica");
+    assert_eq!(
+        connections_received(&mut admin),
+        before + 1,
+        "the call after READONLY connected anew"
+    );
+}

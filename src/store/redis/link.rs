@@ -87,8 +87,11 @@ impl Link {
         }
         let conn = state.conn.as_mut().expect("connected above");
         f(conn).map_err(|e| {
-            if e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout() {
-                // A half-read reply would be taken for the next command's.
+            // A half-read reply would be taken for the next command's; a
+            // server that became a replica (failover) answers READONLY, and
+            // a reconnect may reach the new primary under the same name.
+            let failover = matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
+            if e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout() || failover {
                 state.conn = None;
             }
             self.error(what, &reason(&e))
