@@ -152,3 +152,74 @@ fn a_readonly_answer_makes_the_store_reconnect() {
         "the call after READONLY connected anew"
     );
 }
+
+/// A server that accepts connections and never answers: a hung Redis.
+struct HungServer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl HungServer {
+    fn on(port: u16) -> HungServer {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((sock, _)) = listener.accept() {
+                    held.push(sock);
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        HungServer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for HungServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Redis hangs (accepts, never answers): calls time out after 1 s, but only
+/// wxtoken's own threads wait for that; a business call inside the refresh
+/// margin gets its valid token at once. The bound (500 ms) is half the store
+/// timeout, far above the microseconds such a get takes.
+#[test]
+fn a_hung_redis_never_holds_up_business_calls() {
+    let mut redis = RedisServer::start(&[]);
+    let id = appid("rhung");
+    let server = mock_for(&id, 4, 0);
+    let app = configure(&server, &id, |c| {
+        c.store = StoreSpec::Redis(redis.url());
+        c.wait = Duration::from_millis(2000);
+    });
+    let token = wxtoken::get(&app).unwrap();
+    let fetched = Instant::now();
+    redis.stop();
+    let _hung = HungServer::on(redis.port);
+    while fetched.elapsed() < Duration::from_millis(2100) {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut slowest = Duration::ZERO;
+    while fetched.elapsed() < Duration::from_millis(3600) {
+        let asked = Instant::now();
+        assert_eq!(wxtoken::get(&app).unwrap(), token);
+        slowest = slowest.max(asked.elapsed());
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a get waited {slowest:?}"
+    );
+    assert_eq!(server.token_calls(&id), 1, "no fetch while Redis hangs");
+}

@@ -2,10 +2,15 @@
 //! an error or a fork: a child never writes on its parent's socket (the two
 //! would interleave commands and read each other's replies).
 //!
-//! Every call is bounded: connect, read and write time out, and after a
-//! failed connect the store answers "unreachable" at once for a second
-//! rather than making each caller wait for its own connect to fail.
+//! Every call is bounded: connect, read and write time out. Once Redis is
+//! known to be down (a failed connect, a lost or silent connection), only
+//! wxtoken's own threads (the background refresher and refresh threads)
+//! try to reconnect, at most once a second; business threads are answered
+//! "down" at once meanwhile, so that a hung Redis never holds up a `get`
+//! that has a valid token to serve. Should no wxtoken thread run, a
+//! business thread tries again after [`BUSINESS_RETRY_MS`].
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,23 +22,29 @@ use crate::clock::mono_ms;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
 
-/// How long a failed connect is answered without a new attempt.
+/// How often wxtoken's threads try to reconnect to a Redis that is down.
 const RECONNECT_AFTER_MS: u64 = 1000;
+/// How often a business thread does, if no wxtoken thread does it.
+const BUSINESS_RETRY_MS: u64 = 5000;
 
 /// The connection of one process image: a child gets a new slot (and a new
 /// mutex: the parent's may have been held by a thread the child lacks).
 struct Slot {
     fork_gen: u64,
     state: Mutex<State>,
+    /// Redis is known to be down; read without taking `state`.
+    down: AtomicBool,
+    /// Why, repeated to the callers answered without a try.
+    down_why: Mutex<String>,
+    /// Monotonic ms from which a business thread may try again.
+    business_retry_at: AtomicU64,
 }
 
 #[derive(Default)]
 struct State {
     conn: Option<Connection>,
     /// Monotonic ms before which no new connect is tried.
-    down_until: u64,
-    /// Why the last connect failed, repeated until the next attempt.
-    down_why: String,
+    next_try: u64,
 }
 
 pub(super) struct Link {
@@ -62,39 +73,45 @@ impl Link {
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> Result<T> {
         let slot = self.current_slot();
+        if slot.down.load(Ordering::Acquire)
+            && !on_wxtoken_thread()
+            && mono_ms() < slot.business_retry_at.load(Ordering::Relaxed)
+        {
+            return Err(self.down_error(&slot, what));
+        }
         // The holder's own call is bounded by the timeouts; so is this wait.
-        let Some(mut state) = slot.state.try_lock_for(self.timeout * 3) else {
+        let Some(mut state) = slot.state.try_lock_for(self.timeout * 2) else {
             return Err(self.error(what, "busy: another call is still waiting for Redis"));
         };
         if state.conn.is_none() {
-            let now = mono_ms();
-            if now < state.down_until {
-                let why = format!(
-                    "{} (next try in {} ms)",
-                    state.down_why,
-                    state.down_until - now
-                );
-                return Err(self.error(what, &why));
+            if mono_ms() < state.next_try {
+                return Err(self.down_error(&slot, what));
             }
             match self.connect() {
-                Ok(conn) => state.conn = Some(conn),
+                Ok(conn) => {
+                    state.conn = Some(conn);
+                    slot.down.store(false, Ordering::Release);
+                }
                 Err(e) => {
-                    state.down_until = mono_ms() + RECONNECT_AFTER_MS;
-                    state.down_why = reason(&e);
-                    return Err(self.error(what, &state.down_why));
+                    let why = reason(&e);
+                    slot.mark_down(&mut state, &why);
+                    return Err(self.error(what, &why));
                 }
             }
         }
         let conn = state.conn.as_mut().expect("connected above");
         f(conn).map_err(|e| {
-            // A half-read reply would be taken for the next command's; a
-            // server that became a replica (failover) answers READONLY, and
-            // a reconnect may reach the new primary under the same name.
-            let failover = matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"));
-            if e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout() || failover {
+            let why = reason(&e);
+            if e.is_io_error() || e.is_unrecoverable_error() || e.is_timeout() {
+                // A half-read reply would be taken for the next command's.
+                state.conn = None;
+                slot.mark_down(&mut state, &why);
+            } else if matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING")) {
+                // A server that became a replica (failover): a reconnect
+                // may reach the new primary under the same name.
                 state.conn = None;
             }
-            self.error(what, &reason(&e))
+            self.error(what, &why)
         })
     }
 
@@ -123,6 +140,11 @@ impl Link {
         }
     }
 
+    fn down_error(&self, slot: &Slot, what: &str) -> Error {
+        let why = slot.down_why.lock().clone();
+        self.error(what, &format!("{why} (reconnecting in the background)"))
+    }
+
     /// Our own message: redis-rs errors may quote the URL (and so the
     /// password) or server text; only codes and kinds are passed on.
     fn error(&self, what: &str, why: &str) -> Error {
@@ -133,12 +155,32 @@ impl Link {
     }
 }
 
+/// The background refresher and the refresh threads (named in refresher.rs
+/// and cell.rs): the threads that may wait for a Redis that is down.
+fn on_wxtoken_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("wxtoken-"))
+}
+
 impl Slot {
     fn new() -> Slot {
         Slot {
             fork_gen: fork::generation(),
             state: Mutex::new(State::default()),
+            down: AtomicBool::new(false),
+            down_why: Mutex::new(String::new()),
+            business_retry_at: AtomicU64::new(0),
         }
+    }
+
+    fn mark_down(&self, state: &mut State, why: &str) {
+        let now = mono_ms();
+        state.next_try = now + RECONNECT_AFTER_MS;
+        self.business_retry_at
+            .store(now + BUSINESS_RETRY_MS, Ordering::Relaxed);
+        *self.down_why.lock() = why.to_string();
+        self.down.store(true, Ordering::Release);
     }
 }
 
