@@ -425,7 +425,10 @@ fn parse_store(spec: &str) -> Result<StoreSpec> {
             }
             Ok(StoreSpec::File(Some(PathBuf::from(dir))))
         }
-        _ if spec.starts_with("redis://") || spec.starts_with("rediss://") => {
+        _ if spec.starts_with("redis://")
+            || spec.starts_with("rediss://")
+            || spec.starts_with("redis+sentinel://") =>
+        {
             Ok(StoreSpec::Redis(spec.to_string()))
         }
         _ => Err(Error::invalid(format!(

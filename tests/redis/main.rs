@@ -14,4 +14,5 @@ mod fleet;
 mod locks;
 mod outage;
 mod secrecy;
+mod sentinel;
 mod tls;

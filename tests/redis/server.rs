@@ -12,6 +12,8 @@ pub struct RedisServer {
     dir: PathBuf,
     args: Vec<String>,
     tls: bool,
+    /// A sentinel: its config file (sentinel rewrites it, so it is ours).
+    sentinel_conf: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -28,21 +30,42 @@ impl RedisServer {
     }
 
     fn start_with(args: &[&str], tls: bool) -> RedisServer {
+        Self::start_full(args, tls, None)
+    }
+
+    fn start_full(args: &[&str], tls: bool, sentinel: Option<String>) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
         let dir = std::env::temp_dir().join(format!("wxtoken-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let sentinel_conf = sentinel.map(|text| {
+            let conf = dir.join("sentinel.conf");
+            std::fs::write(&conf, text).unwrap();
+            conf
+        });
         let mut server = RedisServer {
             port,
             dir,
             args: args.iter().map(|s| s.to_string()).collect(),
             tls,
+            sentinel_conf,
             child: None,
         };
         server.restart();
         server
+    }
+
+    /// A sentinel monitoring the primary on `primary_port` as `service`,
+    /// quick to declare it down and to fail over.
+    pub fn start_sentinel(service: &str, primary_port: u16) -> RedisServer {
+        let conf = format!(
+            "sentinel monitor {service} 127.0.0.1 {primary_port} 1\n\
+             sentinel down-after-milliseconds {service} 1000\n\
+             sentinel failover-timeout {service} 5000\n"
+        );
+        Self::start_full(&[], false, Some(conf))
     }
 
     pub fn url(&self) -> String {
@@ -53,6 +76,9 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         let mut cmd = Command::new("redis-server");
+        if let Some(conf) = &self.sentinel_conf {
+            cmd.arg(conf).arg("--sentinel");
+        }
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir);

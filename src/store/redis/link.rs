@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
-use redis::{Client, Connection, RedisError};
+use redis::{Connection, RedisError};
 
 use crate::clock::mono_ms;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
+
+use super::target::Target;
 
 /// How often wxtoken's threads try to reconnect to a Redis that is down.
 const RECONNECT_AFTER_MS: u64 = 1000;
@@ -48,7 +50,7 @@ struct State {
 }
 
 pub(super) struct Link {
-    client: Client,
+    target: Target,
     timeout: Duration,
     /// For messages: the address without the password.
     name: String,
@@ -56,9 +58,9 @@ pub(super) struct Link {
 }
 
 impl Link {
-    pub fn new(client: Client, timeout: Duration, name: String) -> Link {
+    pub fn new(target: Target, timeout: Duration, name: String) -> Link {
         Link {
-            client,
+            target,
             timeout,
             name,
             slot: ArcSwap::from_pointee(Slot::new()),
@@ -87,7 +89,7 @@ impl Link {
             if mono_ms() < state.next_try {
                 return Err(self.down_error(&slot, what));
             }
-            match self.connect() {
+            match self.target.connect(self.timeout) {
                 Ok(conn) => {
                     state.conn = Some(conn);
                     slot.down.store(false, Ordering::Release);
@@ -113,13 +115,6 @@ impl Link {
             }
             self.error(what, &why)
         })
-    }
-
-    fn connect(&self) -> redis::RedisResult<Connection> {
-        let conn = self.client.get_connection_with_timeout(self.timeout)?;
-        conn.set_read_timeout(Some(self.timeout))?;
-        conn.set_write_timeout(Some(self.timeout))?;
-        Ok(conn)
     }
 
     /// This process image's slot; after a fork, a fresh one. The parent's is

@@ -1,4 +1,4 @@
-//! The Redis store (`redis://`, `rediss://`): a fleet of hosts shares one
+//! The Redis store (`redis://`, `rediss://`, `redis+sentinel://`): a fleet of hosts shares one
 //! record, one refresh lock and one fence counter per app (DESIGN.md,
 //! "Several hosts"). Each check-and-write is one Lua script (`scripts`).
 //!
@@ -19,6 +19,7 @@
 mod keys;
 mod link;
 mod scripts;
+mod target;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::record::Record;
 use keys::Keys;
 use link::Link;
+use target::{Sentinel, Target};
 
 pub(crate) use keys::{check_prefix, DEFAULT_PREFIX};
 
@@ -87,38 +89,14 @@ impl RedisStore {
 
     fn connect(id: &StoreId) -> Result<RedisStore> {
         check_prefix(&id.prefix)?;
-        // redis-rs parses the URL (with the url crate); its error would
-        // quote it, password included, so it is not passed on.
-        let info: ConnectionInfo = id.url.as_str().into_connection_info().map_err(|_| {
-            Error::invalid("store is not a valid redis:// or rediss:// URL (redis://[user[:password]@]host[:port][/db])")
-        })?;
-        let describe = describe(&info);
-        let client = match (&info.addr, &id.ca_file) {
-            (ConnectionAddr::TcpTls { insecure: true, .. }, _) => {
-                return Err(Error::invalid(
-                    "rediss:// without certificate checks (#insecure) is refused; name the server's CA with redis_ca_file",
-                ))
-            }
-            (ConnectionAddr::TcpTls { .. }, Some(ca)) => {
-                let pem = std::fs::read(ca).map_err(|e| {
-                    Error::invalid(format!("cannot read redis_ca_file {}: {}", ca.display(), e.kind()))
-                })?;
-                let certs = TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                };
-                Client::build_with_tls(info, certs)
-            }
-            (_, Some(_)) => {
-                return Err(Error::invalid(
-                    "redis_ca_file goes with a rediss:// store only",
-                ))
-            }
-            _ => Client::open(info),
-        }
-        .map_err(|_| Error::invalid(format!("store {describe}: invalid TLS setup (is redis_ca_file a PEM file?)")))?;
+        let sentinel = url::Url::parse(&id.url).is_ok_and(|u| u.scheme() == SENTINEL_SCHEME);
+        let (target, describe) = if sentinel {
+            sentinel_target(id)?
+        } else {
+            direct_target(id)?
+        };
         Ok(RedisStore {
-            link: Arc::new(Link::new(client, id.timeout, describe.clone())),
+            link: Arc::new(Link::new(target, id.timeout, describe.clone())),
             prefix: id.prefix.clone(),
             describe,
             clock: ServerClock::default(),
@@ -128,6 +106,118 @@ impl RedisStore {
     fn keys(&self, store_key: &str) -> Keys {
         Keys::new(&self.prefix, store_key)
     }
+}
+
+const SENTINEL_SCHEME: &str = "redis+sentinel";
+const SENTINEL_PORT: u16 = 26379;
+
+/// `redis://` or `rediss://`: one server.
+fn direct_target(id: &StoreId) -> Result<(Target, String)> {
+    // redis-rs parses the URL (with the url crate); its error would quote
+    // it, password included, so it is not passed on.
+    let info: ConnectionInfo = id.url.as_str().into_connection_info().map_err(|_| {
+        Error::invalid("store is not a valid redis:// or rediss:// URL (redis://[user[:password]@]host[:port][/db])")
+    })?;
+    let describe = describe(&info);
+    let client = match (&info.addr, &id.ca_file) {
+        (ConnectionAddr::TcpTls { insecure: true, .. }, _) => {
+            return Err(Error::invalid(
+                "rediss:// without certificate checks (#insecure) is refused; name the server's CA with redis_ca_file",
+            ))
+        }
+        (ConnectionAddr::TcpTls { .. }, Some(ca)) => {
+            let pem = std::fs::read(ca).map_err(|e| {
+                Error::invalid(format!("cannot read redis_ca_file {}: {}", ca.display(), e.kind()))
+            })?;
+            let certs = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            Client::build_with_tls(info, certs)
+        }
+        (_, Some(_)) => {
+            return Err(Error::invalid(
+                "redis_ca_file goes with a rediss:// store only",
+            ))
+        }
+        _ => Client::open(info),
+    }
+    .map_err(|_| Error::invalid(format!("store {describe}: invalid TLS setup (is redis_ca_file a PEM file?)")))?;
+    Ok((Target::Direct(client), describe))
+}
+
+/// `redis+sentinel://[user[:password]@]host[:port]/service[/db][?sentinel=host:port...]`:
+/// the primary that the sentinels name for `service`; user and password
+/// are the primary's (the sentinels are asked without).
+fn sentinel_target(id: &StoreId) -> Result<(Target, String)> {
+    let bad = || {
+        Error::invalid(
+            "store is not a valid redis+sentinel:// URL \
+             (redis+sentinel://[user[:password]@]host[:port]/service[/db][?sentinel=host:port...])",
+        )
+    };
+    if id.ca_file.is_some() {
+        return Err(Error::invalid(
+            "redis_ca_file goes with a rediss:// store only (TLS through Sentinel is not supported yet)",
+        ));
+    }
+    let url = url::Url::parse(&id.url).map_err(|_| bad())?;
+    let mut sentinels = vec![host_port(&url).ok_or_else(bad)?];
+    for (name, value) in url.query_pairs() {
+        if name != "sentinel" {
+            return Err(Error::invalid(
+                "redis+sentinel:// URL: the only parameter is sentinel=host:port",
+            ));
+        }
+        let extra = url::Url::parse(&format!("redis://{value}")).map_err(|_| bad())?;
+        sentinels.push(host_port(&extra).ok_or_else(bad)?);
+    }
+    let mut path = url
+        .path_segments()
+        .ok_or_else(bad)?
+        .filter(|s| !s.is_empty());
+    let service = path.next().ok_or_else(bad)?.to_string();
+    let db: i64 = match path.next() {
+        Some(db) => db.parse().map_err(|_| bad())?,
+        None => 0,
+    };
+    if path.next().is_some() {
+        return Err(bad());
+    }
+    // The primary's user and password, decoded by redis-rs from a redis://
+    // URL with the same (still percent-encoded) user info.
+    let userinfo = match (url.username(), url.password()) {
+        (user, Some(pw)) => format!("{user}:{pw}@"),
+        ("", None) => String::new(),
+        (user, None) => format!("{user}@"),
+    };
+    let node = format!("redis://{userinfo}sentinel-named-primary/{db}")
+        .as_str()
+        .into_connection_info()
+        .map_err(|_| bad())?
+        .redis;
+    let user = node
+        .username
+        .as_deref()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let list: Vec<String> = sentinels.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+    let describe = format!("redis+sentinel://{user}{}/{service}/{db}", list.join(","));
+    let target = Target::Sentinel(Sentinel {
+        sentinels,
+        service,
+        node,
+    });
+    Ok((target, describe))
+}
+
+fn host_port(url: &url::Url) -> Option<(String, u16)> {
+    let host = match url.host()? {
+        url::Host::Domain(d) => d.to_string(),
+        url::Host::Ipv4(a) => a.to_string(),
+        url::Host::Ipv6(a) => a.to_string(),
+    };
+    Some((host, url.port().unwrap_or(SENTINEL_PORT)))
 }
 
 /// For status and errors: scheme, user, host, port, db; never the password.
