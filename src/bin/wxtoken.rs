@@ -166,6 +166,17 @@ fn parse_flags(args: &[String]) -> Result<Flags, Error> {
             "--appid" => flags.appid = Some(value()?),
             "--token" => flags.bad_token = Some(value()?),
             "--secret-file" => flags.secret_file = Some(value()?),
+            "--store" => {
+                let store = value()?;
+                if url::Url::parse(&store).is_ok_and(|u| u.password().is_some()) {
+                    return Err(usage(
+                        "--store with a password is refused: a command line is visible in ps; \
+                         give the URL in WXTOKEN_STORE"
+                            .into(),
+                    ));
+                }
+                flags.options.insert("store".into(), Value::String(store));
+            }
             _ => match OPTION_FLAGS.iter().find(|(f, _)| *f == flag) {
                 Some((_, key)) => {
                     flags

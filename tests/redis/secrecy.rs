@@ -67,6 +67,15 @@ fn the_password_never_shows_and_never_reaches_redis() {
     assert!(stderr.contains("authentication failed"), "{stderr}");
     seen.push(stderr);
 
+    // A password on the command line (visible in ps) is refused, unechoed.
+    let out = wxtoken_cli(&server, &id, &["token", "--store", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(stderr.contains("WXTOKEN_STORE"), "{stderr}");
+    seen.push(stderr);
+
     // In process: errors, Debug, status.
     let app = configure(&server, &id, |c| {
         c.store = StoreSpec::Redis(wrong.clone());
