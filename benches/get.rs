@@ -117,11 +117,25 @@ fn redis_store(c: &mut Criterion) {
         .args(["--save", "", "--appendonly", "no"])
         .stdout(std::process::Stdio::null())
         .spawn();
-    let Ok(mut redis) = spawned else {
+    let Ok(redis) = spawned else {
         eprintln!("redis_store: skipped, redis-server is not installed");
         return;
     };
+    /// Stops redis-server however the bench ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _redis = Stop(redis);
+    let started = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "redis-server did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let server = MockServer::start(MockConfig {
@@ -177,8 +191,6 @@ fn redis_store(c: &mut Criterion) {
     });
     group.finish();
     server.shutdown();
-    let _ = redis.kill();
-    let _ = redis.wait();
 }
 
 criterion_group!(benches, fresh_get, redis_store);
