@@ -93,3 +93,42 @@ fn another_hosts_refresh_is_used_within_the_poll_bound() {
     }
     assert_eq!(server.token_calls(&id), 2);
 }
+
+/// A leader SIGKILLed mid-fetch holds the Redis lock until its lease ends
+/// (timeout_ms × 3 + backoff + 2 s: 5.9 s with timeout_ms 1000); then the
+/// next process takes over and fetches.
+#[test]
+fn a_leader_killed_mid_fetch_hands_over_after_its_lease() {
+    let redis = RedisServer::start(&[]);
+    let id = appid("rkill");
+    let server = mock_for(&id, 7200, 300);
+    server.set_fault(wxtoken::mock::Fault::Slow(Duration::from_secs(20)), Some(1));
+    let args = ["token", "--timeout-ms", "1000", "--wait-ms", "15000"];
+    let mut leader = cli(&server, &id, &redis.url(), &args)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.token_calls(&id) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the leader never called upstream"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    leader.kill().unwrap(); // SIGKILL while it holds the lock, mid-fetch
+    leader.wait().unwrap();
+    let started = Instant::now();
+    let token = printed_token(cli(&server, &id, &redis.url(), &args).output().unwrap());
+    assert!(
+        started.elapsed() < Duration::from_secs(14),
+        "blocked for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(check(&server, &token), 0);
+    assert_eq!(
+        server.token_calls(&id),
+        2,
+        "the dead leader's call and the new one"
+    );
+}
