@@ -1,6 +1,7 @@
-//! The Redis store (`redis://`, `rediss://`, `redis+sentinel://`): a fleet of hosts shares one
-//! record, one refresh lock and one fence counter per app (DESIGN.md,
-//! "Several hosts"). Each check-and-write is one Lua script (`scripts`).
+//! The Redis store (`redis://`, `rediss://`, `redis+sentinel://`): a fleet
+//! of hosts shares one record, one refresh lock and one fence counter per
+//! app (DESIGN.md, "Several hosts"). Each check-and-write is one Lua script
+//! (`scripts`); `target` says where to connect, `link` keeps the connection.
 //!
 //! Clocks: hosts' wall clocks disagree, Redis's is one clock for all. The
 //! record in Redis holds its times on Redis's clock (the save script stamps
@@ -19,17 +20,17 @@
 mod keys;
 mod link;
 mod scripts;
+mod server_clock;
 mod target;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
-use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates};
 
 use super::{RefreshLock, Store};
 use crate::clock::now_ms;
@@ -38,7 +39,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::record::Record;
 use keys::Keys;
 use link::Link;
-use target::{Sentinel, Target};
+use server_clock::{Reply, ServerClock};
 
 pub(crate) use keys::{check_prefix, DEFAULT_PREFIX};
 
@@ -89,12 +90,7 @@ impl RedisStore {
 
     fn connect(id: &StoreId) -> Result<RedisStore> {
         check_prefix(&id.prefix)?;
-        let sentinel = url::Url::parse(&id.url).is_ok_and(|u| u.scheme() == SENTINEL_SCHEME);
-        let (target, describe) = if sentinel {
-            sentinel_target(id)?
-        } else {
-            direct_target(id)?
-        };
+        let (target, describe) = target::parse(&id.url, id.ca_file.as_deref())?;
         Ok(RedisStore {
             link: Arc::new(Link::new(target, id.timeout, describe.clone())),
             prefix: id.prefix.clone(),
@@ -105,134 +101,6 @@ impl RedisStore {
 
     fn keys(&self, store_key: &str) -> Keys {
         Keys::new(&self.prefix, store_key)
-    }
-}
-
-const SENTINEL_SCHEME: &str = "redis+sentinel";
-const SENTINEL_PORT: u16 = 26379;
-
-/// `redis://` or `rediss://`: one server.
-fn direct_target(id: &StoreId) -> Result<(Target, String)> {
-    // redis-rs parses the URL (with the url crate); its error would quote
-    // it, password included, so it is not passed on.
-    let info: ConnectionInfo = id.url.as_str().into_connection_info().map_err(|_| {
-        Error::invalid("store is not a valid redis:// or rediss:// URL (redis://[user[:password]@]host[:port][/db])")
-    })?;
-    let describe = describe(&info);
-    let client = match (&info.addr, &id.ca_file) {
-        (ConnectionAddr::TcpTls { insecure: true, .. }, _) => {
-            return Err(Error::invalid(
-                "rediss:// without certificate checks (#insecure) is refused; name the server's CA with redis_ca_file",
-            ))
-        }
-        (ConnectionAddr::TcpTls { .. }, Some(ca)) => {
-            let pem = std::fs::read(ca).map_err(|e| {
-                Error::invalid(format!("cannot read redis_ca_file {}: {}", ca.display(), e.kind()))
-            })?;
-            let certs = TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem),
-            };
-            Client::build_with_tls(info, certs)
-        }
-        (_, Some(_)) => {
-            return Err(Error::invalid(
-                "redis_ca_file goes with a rediss:// store only",
-            ))
-        }
-        _ => Client::open(info),
-    }
-    .map_err(|_| Error::invalid(format!("store {describe}: invalid TLS setup (is redis_ca_file a PEM file?)")))?;
-    Ok((Target::Direct(client), describe))
-}
-
-/// `redis+sentinel://[user[:password]@]host[:port]/service[/db][?sentinel=host:port...]`:
-/// the primary that the sentinels name for `service`; user and password
-/// are the primary's (the sentinels are asked without).
-fn sentinel_target(id: &StoreId) -> Result<(Target, String)> {
-    let bad = || {
-        Error::invalid(
-            "store is not a valid redis+sentinel:// URL \
-             (redis+sentinel://[user[:password]@]host[:port]/service[/db][?sentinel=host:port...])",
-        )
-    };
-    if id.ca_file.is_some() {
-        return Err(Error::invalid(
-            "redis_ca_file goes with a rediss:// store only (TLS through Sentinel is not supported yet)",
-        ));
-    }
-    let url = url::Url::parse(&id.url).map_err(|_| bad())?;
-    let mut sentinels = vec![host_port(&url).ok_or_else(bad)?];
-    for (name, value) in url.query_pairs() {
-        if name != "sentinel" {
-            return Err(Error::invalid(
-                "redis+sentinel:// URL: the only parameter is sentinel=host:port",
-            ));
-        }
-        let extra = url::Url::parse(&format!("redis://{value}")).map_err(|_| bad())?;
-        sentinels.push(host_port(&extra).ok_or_else(bad)?);
-    }
-    let mut path = url
-        .path_segments()
-        .ok_or_else(bad)?
-        .filter(|s| !s.is_empty());
-    let service = path.next().ok_or_else(bad)?.to_string();
-    let db: i64 = match path.next() {
-        Some(db) => db.parse().map_err(|_| bad())?,
-        None => 0,
-    };
-    if path.next().is_some() {
-        return Err(bad());
-    }
-    // The primary's user and password, decoded by redis-rs from a redis://
-    // URL with the same (still percent-encoded) user info.
-    let userinfo = match (url.username(), url.password()) {
-        (user, Some(pw)) => format!("{user}:{pw}@"),
-        ("", None) => String::new(),
-        (user, None) => format!("{user}@"),
-    };
-    let node = format!("redis://{userinfo}sentinel-named-primary/{db}")
-        .as_str()
-        .into_connection_info()
-        .map_err(|_| bad())?
-        .redis;
-    let user = node
-        .username
-        .as_deref()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    let list: Vec<String> = sentinels.iter().map(|(h, p)| format!("{h}:{p}")).collect();
-    let describe = format!("redis+sentinel://{user}{}/{service}/{db}", list.join(","));
-    let target = Target::Sentinel(Sentinel {
-        sentinels,
-        service,
-        node,
-    });
-    Ok((target, describe))
-}
-
-fn host_port(url: &url::Url) -> Option<(String, u16)> {
-    let host = match url.host()? {
-        url::Host::Domain(d) => d.to_string(),
-        url::Host::Ipv4(a) => a.to_string(),
-        url::Host::Ipv6(a) => a.to_string(),
-    };
-    Some((host, url.port().unwrap_or(SENTINEL_PORT)))
-}
-
-/// For status and errors: scheme, user, host, port, db; never the password.
-fn describe(info: &ConnectionInfo) -> String {
-    let user = info
-        .redis
-        .username
-        .as_deref()
-        .map(|u| format!("{u}@"))
-        .unwrap_or_default();
-    let db = info.redis.db;
-    match &info.addr {
-        ConnectionAddr::Tcp(host, port) => format!("redis://{user}{host}:{port}/{db}"),
-        ConnectionAddr::TcpTls { host, port, .. } => format!("rediss://{user}{host}:{port}/{db}"),
-        ConnectionAddr::Unix(path) => format!("redis+unix://{user}{}?db={db}", path.display()),
     }
 }
 
@@ -260,9 +128,6 @@ impl Drop for RedisLock {
         });
     }
 }
-
-/// A script's reply: Redis's TIME, then the record's fields (if any).
-type Reply = Vec<Option<String>>;
 
 impl Store for RedisStore {
     fn load(&self, key: &str) -> Result<Option<Record>> {
@@ -352,122 +217,9 @@ fn owner_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// This host's view of Redis's clock: `offset = local_now - redis_now`,
-/// measured on every reply. It is kept while new measurements stay within
-/// [`ServerClock::JITTER_MS`] of it, so the same record converts to the
-/// same local times on every read (a record that seemed to move would be
-/// adopted again and again); a clock step beyond that is taken at once.
-#[derive(Default)]
-pub(crate) struct ServerClock {
-    offset: AtomicI64,
-    /// False until the first reply.
-    measured: AtomicBool,
-}
-
-impl ServerClock {
-    const JITTER_MS: i64 = 250;
-
-    fn offset(&self, local_now: u64, redis_now: u64) -> i64 {
-        let fresh = local_now as i64 - redis_now as i64;
-        if self.measured.load(Ordering::Acquire) {
-            let kept = self.offset.load(Ordering::Relaxed);
-            if (fresh - kept).abs() <= Self::JITTER_MS {
-                return kept;
-            }
-        }
-        self.offset.store(fresh, Ordering::Relaxed);
-        self.measured.store(true, Ordering::Release);
-        fresh
-    }
-
-    /// The record in a script reply, its times on this host's clock; None
-    /// if the reply holds no well-formed record.
-    fn record(&self, reply: &Reply) -> Option<Record> {
-        self.record_at(reply, now_ms())
-    }
-
-    fn record_at(&self, reply: &Reply, local_now: u64) -> Option<Record> {
-        let num = |i: usize| reply.get(i)?.as_deref()?.parse::<u64>().ok();
-        let redis_now = num(0)?.checked_mul(1000)? + num(1)? / 1000;
-        let offset = self.offset(local_now, redis_now);
-        if reply.get(2)?.as_deref()? != "1" {
-            return None;
-        }
-        let token = reply.get(3)?.as_deref().filter(|t| !t.is_empty())?;
-        let local = |t: u64| (t as i64).saturating_add(offset).max(0) as u64;
-        Some(Record {
-            token: token.into(),
-            generation: num(4)?,
-            fence: num(5)?,
-            fetched_at_ms: local(num(6)?),
-            expires_at_ms: local(num(7)?),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reply(redis_ms: u64, fetched: u64, expires: u64) -> Reply {
-        let s = |v: u64| Some(v.to_string());
-        vec![
-            s(redis_ms / 1000),
-            s(redis_ms % 1000 * 1000),
-            s(1),
-            Some("TOK".into()),
-            s(7),
-            s(3),
-            s(fetched),
-            s(expires),
-        ]
-    }
-
-    #[test]
-    fn redis_times_become_this_hosts_times() {
-        // This host runs 10 minutes ahead of Redis.
-        let skew = 600_000;
-        let redis_now = 1_700_000_000_000;
-        let clock = ServerClock::default();
-        let r = clock
-            .record_at(
-                &reply(redis_now, redis_now - 1000, redis_now + 7_199_000),
-                redis_now + skew,
-            )
-            .unwrap();
-        assert_eq!(r.fetched_at_ms, redis_now + skew - 1000);
-        assert_eq!(r.expires_at_ms, redis_now + skew + 7_199_000);
-        assert!(r.is_valid(redis_now + skew + 7_198_999));
-        assert!(!r.is_valid(redis_now + skew + 7_199_000));
-        assert_eq!((r.generation, r.fence, &*r.token), (7, 3, "TOK"));
-    }
-
-    #[test]
-    fn round_trip_jitter_does_not_move_a_record() {
-        let clock = ServerClock::default();
-        let at = |local| {
-            clock
-                .record_at(&reply(1_000_000, 900_000, 2_000_000), local)
-                .unwrap()
-        };
-        let first = at(5_000_000);
-        assert_eq!(at(5_000_120), first, "120 ms of jitter: same local times");
-        // A real step of the host clock (NTP) is taken at once.
-        assert_eq!(at(5_060_000).expires_at_ms, first.expires_at_ms + 60_000);
-    }
-
-    #[test]
-    fn absent_or_foreign_records_read_as_none() {
-        let clock = ServerClock::default();
-        let t = || vec![Some("1700000000".to_string()), Some("0".to_string())];
-        assert_eq!(clock.record_at(&t(), 0), None);
-        let mut foreign = t();
-        foreign.extend([Some("2".into()), Some("x".into()), None, None, None, None]);
-        assert_eq!(clock.record_at(&foreign, 0), None);
-        let mut bad_num = reply(1_000_000, 1, 2);
-        bad_num[4] = Some("seven".into());
-        assert_eq!(clock.record_at(&bad_num, 0), None);
-    }
 
     #[test]
     fn owner_tokens_differ() {

@@ -4,11 +4,26 @@
 //! bounded by the store's timeouts, and the primary is checked with ROLE
 //! (a sentinel can still name the old one for a moment after a failover).
 
+use std::path::Path;
 use std::time::Duration;
 
 use redis::{
-    Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, RedisConnectionInfo, RedisResult,
+    Client, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo,
+    RedisConnectionInfo, RedisResult, TlsCertificates,
 };
+
+use crate::error::{Error, Result};
+
+/// The target a store URL names, and its description for status and
+/// errors (never the password). redis-rs parses redis:// and rediss://; the
+/// url crate parses redis+sentinel://, which redis-rs does not know.
+pub(super) fn parse(url: &str, ca_file: Option<&Path>) -> Result<(Target, String)> {
+    if url::Url::parse(url).is_ok_and(|u| u.scheme() == SENTINEL_SCHEME) {
+        sentinel_target(url, ca_file)
+    } else {
+        direct_target(url, ca_file)
+    }
+}
 
 pub(super) enum Target {
     Direct(Client),
@@ -81,5 +96,133 @@ impl Sentinel {
             Some(redis::Value::BulkString(r)) if r == b"master" => Ok(conn),
             _ => Err((ErrorKind::ReadOnly, "the named primary is not one (yet)").into()),
         }
+    }
+}
+
+const SENTINEL_SCHEME: &str = "redis+sentinel";
+const SENTINEL_PORT: u16 = 26379;
+
+/// `redis://` or `rediss://`: one server.
+fn direct_target(url: &str, ca_file: Option<&Path>) -> Result<(Target, String)> {
+    // redis-rs parses the URL (with the url crate); its error would quote
+    // it, password included, so it is not passed on.
+    let info: ConnectionInfo = url.into_connection_info().map_err(|_| {
+        Error::invalid("store is not a valid redis:// or rediss:// URL (redis://[user[:password]@]host[:port][/db])")
+    })?;
+    let describe = describe(&info);
+    let client = match (&info.addr, ca_file) {
+        (ConnectionAddr::TcpTls { insecure: true, .. }, _) => {
+            return Err(Error::invalid(
+                "rediss:// without certificate checks (#insecure) is refused; name the server's CA with redis_ca_file",
+            ))
+        }
+        (ConnectionAddr::TcpTls { .. }, Some(ca)) => {
+            let pem = std::fs::read(ca).map_err(|e| {
+                Error::invalid(format!("cannot read redis_ca_file {}: {}", ca.display(), e.kind()))
+            })?;
+            let certs = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            Client::build_with_tls(info, certs)
+        }
+        (_, Some(_)) => {
+            return Err(Error::invalid(
+                "redis_ca_file goes with a rediss:// store only",
+            ))
+        }
+        _ => Client::open(info),
+    }
+    .map_err(|_| Error::invalid(format!("store {describe}: invalid TLS setup (is redis_ca_file a PEM file?)")))?;
+    Ok((Target::Direct(client), describe))
+}
+
+/// `redis+sentinel://[user[:password]@]host[:port]/service[/db][?sentinel=host:port...]`:
+/// the primary that the sentinels name for `service`; user and password
+/// are the primary's (the sentinels are asked without).
+fn sentinel_target(url: &str, ca_file: Option<&Path>) -> Result<(Target, String)> {
+    let bad = || {
+        Error::invalid(
+            "store is not a valid redis+sentinel:// URL \
+             (redis+sentinel://[user[:password]@]host[:port]/service[/db][?sentinel=host:port...])",
+        )
+    };
+    if ca_file.is_some() {
+        return Err(Error::invalid(
+            "redis_ca_file goes with a rediss:// store only (TLS through Sentinel is not supported yet)",
+        ));
+    }
+    let url = url::Url::parse(url).map_err(|_| bad())?;
+    let mut sentinels = vec![host_port(&url).ok_or_else(bad)?];
+    for (name, value) in url.query_pairs() {
+        if name != "sentinel" {
+            return Err(Error::invalid(
+                "redis+sentinel:// URL: the only parameter is sentinel=host:port",
+            ));
+        }
+        let extra = url::Url::parse(&format!("redis://{value}")).map_err(|_| bad())?;
+        sentinels.push(host_port(&extra).ok_or_else(bad)?);
+    }
+    let mut path = url
+        .path_segments()
+        .ok_or_else(bad)?
+        .filter(|s| !s.is_empty());
+    let service = path.next().ok_or_else(bad)?.to_string();
+    let db: i64 = match path.next() {
+        Some(db) => db.parse().map_err(|_| bad())?,
+        None => 0,
+    };
+    if path.next().is_some() {
+        return Err(bad());
+    }
+    // The primary's user and password, decoded by redis-rs from a redis://
+    // URL with the same (still percent-encoded) user info.
+    let userinfo = match (url.username(), url.password()) {
+        (user, Some(pw)) => format!("{user}:{pw}@"),
+        ("", None) => String::new(),
+        (user, None) => format!("{user}@"),
+    };
+    let node = format!("redis://{userinfo}sentinel-named-primary/{db}")
+        .as_str()
+        .into_connection_info()
+        .map_err(|_| bad())?
+        .redis;
+    let user = node
+        .username
+        .as_deref()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let list: Vec<String> = sentinels.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+    let describe = format!("redis+sentinel://{user}{}/{service}/{db}", list.join(","));
+    let target = Target::Sentinel(Sentinel {
+        sentinels,
+        service,
+        node,
+    });
+    Ok((target, describe))
+}
+
+fn host_port(url: &url::Url) -> Option<(String, u16)> {
+    let host = match url.host()? {
+        url::Host::Domain(d) => d.to_string(),
+        url::Host::Ipv4(a) => a.to_string(),
+        url::Host::Ipv6(a) => a.to_string(),
+    };
+    Some((host, url.port().unwrap_or(SENTINEL_PORT)))
+}
+
+/// For status and errors: scheme, user, host, port, db; never the password.
+fn describe(info: &ConnectionInfo) -> String {
+    let user = info
+        .redis
+        .username
+        .as_deref()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let db = info.redis.db;
+    match &info.addr {
+        ConnectionAddr::Tcp(host, port) => format!("redis://{user}{host}:{port}/{db}"),
+        ConnectionAddr::TcpTls { host, port, .. } => format!("rediss://{user}{host}:{port}/{db}"),
+        ConnectionAddr::Unix(path) => format!("redis+unix://{user}{}?db={db}", path.display()),
     }
 }
