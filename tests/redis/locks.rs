@@ -156,3 +156,24 @@ fn records_expire_with_the_token_and_foreign_content_reads_as_none() {
         .unwrap();
     assert_eq!(&*replaced.token, "U", "and is replaced");
 }
+
+#[test]
+fn key_prefix_names_every_key() {
+    let redis = RedisServer::start(&[]);
+    let mut cfg = Config::new("wxstoretest", "unused-secret");
+    cfg.store = StoreSpec::Redis(redis.url());
+    cfg.key_prefix = "prod.wx".into();
+    let s = wxtoken::store::open(&cfg).unwrap();
+    let lock = s.try_lock("k", LONG).unwrap().unwrap();
+    s.save("k", &rec("T", 1), &*lock).unwrap();
+    let mut admin = redis.admin(&redis.url());
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut admin).unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["prod.wx:{k}:fence", "prod.wx:{k}:lock", "prod.wx:{k}:rec"]
+    );
+    drop(lock);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*:lock").query(&mut admin).unwrap();
+    assert!(keys.is_empty(), "released: {keys:?}");
+}

@@ -192,7 +192,10 @@ fn sentinel_target(url: &str, ca_file: Option<&Path>) -> Result<(Target, String)
         .as_deref()
         .map(|u| format!("{u}@"))
         .unwrap_or_default();
-    let list: Vec<String> = sentinels.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+    let list: Vec<String> = sentinels
+        .iter()
+        .map(|(h, p)| host_and_port(h, *p))
+        .collect();
     let describe = format!("redis+sentinel://{user}{}/{service}/{db}", list.join(","));
     let target = Target::Sentinel(Sentinel {
         sentinels,
@@ -200,6 +203,15 @@ fn sentinel_target(url: &str, ca_file: Option<&Path>) -> Result<(Target, String)
         node,
     });
     Ok((target, describe))
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn host_and_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 fn host_port(url: &url::Url) -> Option<(String, u16)> {
@@ -221,8 +233,66 @@ fn describe(info: &ConnectionInfo) -> String {
         .unwrap_or_default();
     let db = info.redis.db;
     match &info.addr {
-        ConnectionAddr::Tcp(host, port) => format!("redis://{user}{host}:{port}/{db}"),
-        ConnectionAddr::TcpTls { host, port, .. } => format!("rediss://{user}{host}:{port}/{db}"),
+        ConnectionAddr::Tcp(host, port) => {
+            format!("redis://{user}{}/{db}", host_and_port(host, *port))
+        }
+        ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("rediss://{user}{}/{db}", host_and_port(host, *port))
+        }
         ConnectionAddr::Unix(path) => format!("redis+unix://{user}{}?db={db}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(url: &str) -> String {
+        parse(url, None)
+            .map(|(_, d)| d)
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn descriptions_name_the_server_never_the_password() {
+        assert_eq!(described("redis://u:pw1@h:6380/2"), "redis://u@h:6380/2");
+        assert_eq!(described("redis://:pw1@h"), "redis://h:6379/0");
+        assert_eq!(described("rediss://u:pw1@h/1"), "rediss://u@h:6379/1");
+        assert_eq!(
+            described("redis+sentinel://u:p%40w1@s1/main/3?sentinel=s2:26380&sentinel=[::1]"),
+            "redis+sentinel://u@s1:26379,s2:26380,[::1]:26379/main/3"
+        );
+    }
+
+    #[test]
+    fn sentinel_credentials_are_decoded_for_the_primary() {
+        let (target, _) = parse("redis+sentinel://u:p%40w1@s1/main", None).unwrap();
+        let Target::Sentinel(s) = target else {
+            panic!("not a sentinel target")
+        };
+        assert_eq!(s.node.username.as_deref(), Some("u"));
+        assert_eq!(s.node.password.as_deref(), Some("p@w1"));
+        assert_eq!((s.service.as_str(), s.node.db), ("main", 0));
+    }
+
+    #[test]
+    fn bad_urls_are_refused_without_echoing_them() {
+        for url in [
+            "redis://u:pw1@h:notaport/0",
+            "redis+sentinel://u:pw1@s1",
+            "redis+sentinel://u:pw1@s1/main/x",
+            "redis+sentinel://u:pw1@s1/main/0/extra",
+            "redis+sentinel://u:pw1@s1/main?password=pw1",
+            "rediss://u:pw1@h/0#insecure",
+        ] {
+            let err = parse(url, None)
+                .err()
+                .unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(!err.to_string().contains("pw1"), "{err}");
+        }
+        let err = parse("redis://u:pw1@h/0", Some(Path::new("/ca.pem")))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("rediss://"), "{err}");
     }
 }
