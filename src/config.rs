@@ -600,4 +600,21 @@ mod tests {
             "redis://***@h:6379"
         );
     }
+
+    #[test]
+    fn redis_options() {
+        let c = parse(json!({
+            "store": "rediss://h:6380/0",
+            "key_prefix": "prod",
+            "redis_ca_file": "/etc/wx-ca.pem",
+        }))
+        .unwrap();
+        assert_eq!(c.key_prefix, "prod");
+        assert_eq!(c.redis_ca_file, Some(PathBuf::from("/etc/wx-ca.pem")));
+        assert_eq!(parse(json!({})).unwrap().key_prefix, "wxtoken");
+        assert!(parse(json!({"key_prefix": "a{b"})).is_err());
+        assert!(parse(json!({"store": "redis://h/0", "redis_ca_file": "/ca"})).is_err());
+        let sentinel = parse(json!({"store": "redis+sentinel://:pw9@s/main"})).unwrap();
+        assert!(!format!("{sentinel:?}").contains("pw9"));
+    }
 }
