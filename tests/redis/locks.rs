@@ -177,3 +177,16 @@ fn key_prefix_names_every_key() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*:lock").query(&mut admin).unwrap();
     assert!(keys.is_empty(), "released: {keys:?}");
 }
+
+/// Cluster is not supported yet: a cluster node says so, not "MOVED".
+#[test]
+fn a_cluster_node_is_named_as_unsupported() {
+    let redis = RedisServer::start(&["--cluster-enabled", "yes"]);
+    let s = store_at(&redis.url());
+    let err = s.load("k").unwrap_err();
+    assert_eq!(err.kind(), wxtoken::ErrorKind::Store);
+    assert!(
+        err.to_string().contains("Cluster is not supported"),
+        "{err}"
+    );
+}

@@ -200,6 +200,9 @@ fn reason(e: &RedisError) -> String {
         K::InvalidClientConfig => "invalid client configuration".into(),
         K::TypeError => "unexpected reply".into(),
         _ => match e.code() {
+            Some("MOVED" | "ASK" | "CLUSTERDOWN" | "CROSSSLOT") => {
+                "the server is a Redis Cluster node: Cluster is not supported yet".into()
+            }
             // Server error codes are fixed words (NOPERM, READONLY, LOADING...).
             Some(code) if code.chars().all(|c| c.is_ascii_uppercase()) => {
                 format!("server answered {code}")
