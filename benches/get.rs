@@ -13,6 +13,8 @@ use wxtoken::{Config, Record, StoreSpec};
 
 const APPID: &str = "wxbench0000000001";
 const FILE_APPID: &str = "wxbench0000000002";
+const REDIS_APPID: &str = "wxbench0000000003";
+const MEM_APPID: &str = "wxbench0000000004";
 const SECRET: &str = "bench-secret";
 
 fn fresh_get(c: &mut Criterion) {
@@ -142,5 +144,94 @@ fn fresh_get(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-criterion_group!(benches, fresh_get);
+/// The Redis store against a local redis-server (skipped, with a note, if
+/// none is installed): the fresh get, and what the background refresher
+/// pays every 500 ms per app (one script call: a round trip).
+fn redis_store(c: &mut Criterion) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let spawned = std::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    let Ok(redis) = spawned else {
+        eprintln!("redis_store: skipped, redis-server is not installed");
+        return;
+    };
+    /// Stops redis-server however the bench ends.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _redis = Stop(redis);
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let server = MockServer::start(MockConfig {
+        apps: vec![
+            MockApp::mp(REDIS_APPID, SECRET),
+            MockApp::mp(MEM_APPID, SECRET),
+        ],
+        ..MockConfig::default()
+    })
+    .expect("simulator");
+    let mut cfg = Config::new(REDIS_APPID, SECRET);
+    cfg.api_base = server.base_url();
+    cfg.store = StoreSpec::Redis(format!("redis://127.0.0.1:{port}/0"));
+    let store = wxtoken::store::open(&cfg).expect("redis store");
+    let app = wxtoken::configure(cfg).expect("configure");
+    wxtoken::get(&app).expect("first fetch");
+    let lock = store
+        .try_lock("bench", std::time::Duration::from_secs(60))
+        .unwrap()
+        .expect("lock");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let rec = Record {
+        token: "x".repeat(136).into(),
+        expires_at_ms: now + 7_200_000,
+        fetched_at_ms: now,
+        generation: 1,
+        fence: 0,
+    };
+    store.save("bench", &rec, &*lock).unwrap();
+    drop(lock);
+
+    let mut mem_cfg = Config::new(MEM_APPID, SECRET);
+    mem_cfg.api_base = server.base_url();
+    mem_cfg.store = StoreSpec::Memory;
+    let mem_app = wxtoken::configure(mem_cfg).expect("configure");
+    wxtoken::get(&mem_app).expect("first fetch");
+
+    let mut group = c.benchmark_group("redis_store");
+    group.bench_function("fresh get, memory store (same run)", |b| {
+        b.iter(|| wxtoken::get(black_box(&mem_app)).unwrap())
+    });
+    group.bench_function("fresh get, redis store", |b| {
+        b.iter(|| wxtoken::get(black_box(&app)).unwrap())
+    });
+    group.bench_function("load(): one script call to a local redis-server", |b| {
+        b.iter(|| store.load(black_box("bench")).unwrap().unwrap())
+    });
+    group.bench_function("slow path: invalidate(stale token), redis store", |b| {
+        b.iter(|| wxtoken::invalidate(black_box(&app), "a-stale-token").unwrap())
+    });
+    group.finish();
+    server.shutdown();
+}
+
+criterion_group!(benches, fresh_get, redis_store);
 criterion_main!(benches);

@@ -15,6 +15,8 @@ command -v php-fpm8.2 >/dev/null || ls /usr/sbin/php-fpm* >/dev/null 2>&1 || nee
 command -v cgi-fcgi >/dev/null || need_pkgs+=(libfcgi-bin)
 command -v valgrind >/dev/null || need_pkgs+=(valgrind)
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v faketime >/dev/null || need_pkgs+=(faketime)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then
@@ -52,6 +54,7 @@ suite "clippy (python feature)" env CARGO_TARGET_DIR=target/py \
   cargo clippy --features python --all-targets -- -D warnings
 suite "cargo test" cargo test --all-targets
 suite "doc tests" cargo test --doc
+suite "Redis store (real redis-server)" bash scripts/test-redis.sh
 suite "C headers up to date" bash bindings/c/check-header.sh --build
 suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh

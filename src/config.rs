@@ -18,7 +18,7 @@ pub const DEFAULT_MP_API_BASE: &str = "https://api.weixin.qq.com";
 pub const DEFAULT_WECOM_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
 /// The options `configure` accepts, besides appid and secret.
-pub const OPTION_NAMES: [&str; 8] = [
+pub const OPTION_NAMES: [&str; 10] = [
     "name",
     "platform",
     "mode",
@@ -27,6 +27,8 @@ pub const OPTION_NAMES: [&str; 8] = [
     "refresh_margin_s",
     "timeout_ms",
     "wait_ms",
+    "key_prefix",
+    "redis_ca_file",
 ];
 
 /// The range of each numeric option (README, "Configuration"). Bounded so
@@ -57,7 +59,7 @@ pub enum Mode {
     Stable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreSpec {
     /// This process only.
     Memory,
@@ -75,6 +77,14 @@ impl fmt::Display for StoreSpec {
             StoreSpec::File(Some(dir)) => write!(f, "file:{}", dir.display()),
             StoreSpec::Redis(url) => f.write_str(&redact_url_password(url)),
         }
+    }
+}
+
+/// Debug as Display: a Redis URL's password never shows (Config's Debug
+/// prints its store).
+impl fmt::Debug for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreSpec({self})")
     }
 }
 
@@ -114,6 +124,11 @@ pub struct Config {
     pub refresh_margin: Duration,
     pub timeout: Duration,
     pub wait: Duration,
+    /// The Redis store's key prefix (default `wxtoken`).
+    pub key_prefix: String,
+    /// A PEM file of the CA that signed a `rediss://` server's certificate
+    /// (None: the system's roots).
+    pub redis_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -132,6 +147,8 @@ impl Config {
             refresh_margin: Duration::from_secs(300),
             timeout: Duration::from_millis(5000),
             wait: Duration::from_millis(10000),
+            key_prefix: crate::store::DEFAULT_PREFIX.to_string(),
+            redis_ca_file: None,
         }
     }
 
@@ -248,6 +265,12 @@ impl Config {
         if let Some(ms) = opt.number("wait_ms", WAIT_MS_RANGE)? {
             cfg.wait = Duration::from_millis(ms);
         }
+        if let Some(prefix) = opt.string("key_prefix")? {
+            cfg.key_prefix = prefix;
+        }
+        if let Some(ca) = opt.string("redis_ca_file")? {
+            cfg.redis_ca_file = Some(PathBuf::from(ca));
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -302,6 +325,14 @@ impl Config {
         )?;
         check_range("timeout_ms", duration_ms(self.timeout), TIMEOUT_MS_RANGE)?;
         check_range("wait_ms", duration_ms(self.wait), WAIT_MS_RANGE)?;
+        crate::store::check_prefix(&self.key_prefix)?;
+        if self.redis_ca_file.is_some()
+            && !matches!(&self.store, StoreSpec::Redis(url) if url.starts_with("rediss://"))
+        {
+            return Err(Error::invalid(
+                "redis_ca_file goes with a rediss:// store only",
+            ));
+        }
         parse_api_base(&self.api_base).map(drop)
     }
 
@@ -550,7 +581,10 @@ fn parse_store(spec: &str) -> Result<StoreSpec> {
             }
             Ok(StoreSpec::File(Some(PathBuf::from(dir))))
         }
-        _ if spec.starts_with("redis://") || spec.starts_with("rediss://") => {
+        _ if spec.starts_with("redis://")
+            || spec.starts_with("rediss://")
+            || spec.starts_with("redis+sentinel://") =>
+        {
             Ok(StoreSpec::Redis(spec.to_string()))
         }
         _ => Err(Error::invalid(format!(
@@ -802,5 +836,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pw"));
+    }
+
+    #[test]
+    fn redis_options() {
+        let c = parse(json!({
+            "store": "rediss://h:6380/0",
+            "key_prefix": "prod",
+            "redis_ca_file": "/etc/wx-ca.pem",
+        }))
+        .unwrap();
+        assert_eq!(c.key_prefix, "prod");
+        assert_eq!(c.redis_ca_file, Some(PathBuf::from("/etc/wx-ca.pem")));
+        assert_eq!(parse(json!({})).unwrap().key_prefix, "wxtoken");
+        assert!(parse(json!({"key_prefix": "a{b"})).is_err());
+        assert!(parse(json!({"store": "redis://h/0", "redis_ca_file": "/ca"})).is_err());
+        let sentinel = parse(json!({"store": "redis+sentinel://:pw9@s/main"})).unwrap();
+        assert!(!format!("{sentinel:?}").contains("pw9"));
     }
 }

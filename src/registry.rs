@@ -34,7 +34,7 @@ pub fn configure(cfg: Config) -> Result<String> {
         refresher::ensure_running();
         return Ok(name);
     }
-    let store = store::open(&cfg.store)?;
+    let store = store::open(&cfg)?;
     let cell = TokenCell::new(cfg, store);
     CELLS.rcu(|cells| {
         let mut cells = Cells::clone(cells);

@@ -28,7 +28,11 @@ OPTIONS (each falls back to its environment variable)
                                            plain http only to loopback
   --store SPEC           WXTOKEN_STORE     file (default: one token for every process
                                            of this host, in /dev/shm/wxtoken-UID),
-                                           file:/dir, memory
+                                           file:/dir, memory, redis://[user@]host:port/db,
+                                           rediss://... (a fleet; give a URL with a
+                                           password through WXTOKEN_STORE, not here)
+  --key-prefix P         WXTOKEN_KEY_PREFIX        Redis key prefix, default wxtoken
+  --redis-ca-file PATH   WXTOKEN_REDIS_CA_FILE     CA of a rediss:// server (PEM)
   --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300, 0 to 7200
   --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000, 1 to 60000
   --wait-ms N            WXTOKEN_WAIT_MS           default 10000, 0 to 600000
@@ -52,7 +56,7 @@ EXAMPLE
 ";
 
 /// Flags that map to library options.
-const OPTION_FLAGS: [(&str, &str); 8] = [
+const OPTION_FLAGS: [(&str, &str); 10] = [
     ("--name", "name"),
     ("--platform", "platform"),
     ("--mode", "mode"),
@@ -61,6 +65,8 @@ const OPTION_FLAGS: [(&str, &str); 8] = [
     ("--refresh-margin-s", "refresh_margin_s"),
     ("--timeout-ms", "timeout_ms"),
     ("--wait-ms", "wait_ms"),
+    ("--key-prefix", "key_prefix"),
+    ("--redis-ca-file", "redis_ca_file"),
 ];
 
 fn main() -> ExitCode {
@@ -156,6 +162,17 @@ fn parse_flags(args: &[String]) -> Result<Flags, Error> {
             "--appid" => flags.appid = Some(value()?),
             "--token" => flags.bad_token = Some(value()?),
             "--secret-file" => flags.secret_file = Some(value()?),
+            "--store" => {
+                let store = value()?;
+                if url::Url::parse(&store).is_ok_and(|u| u.password().is_some()) {
+                    return Err(usage(
+                        "--store with a password is refused: a command line is visible in ps; \
+                         give the URL in WXTOKEN_STORE"
+                            .into(),
+                    ));
+                }
+                flags.options.insert("store".into(), Value::String(store));
+            }
             _ => match OPTION_FLAGS.iter().find(|(f, _)| *f == flag) {
                 Some((_, key)) => {
                     flags

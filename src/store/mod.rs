@@ -5,14 +5,17 @@
 
 mod file;
 mod memory;
+mod redis;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::StoreSpec;
-use crate::error::{Error, ErrorKind, Result};
+use crate::config::{Config, StoreSpec};
+use crate::error::Result;
 use crate::record::Record;
 
+pub use self::redis::RedisStore;
+pub(crate) use self::redis::{check_prefix, DEFAULT_PREFIX};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
@@ -52,13 +55,10 @@ pub trait Store: Send + Sync {
 }
 
 /// Opens the store a config names.
-pub(crate) fn open(spec: &StoreSpec) -> Result<Arc<dyn Store>> {
-    match spec {
+pub fn open(cfg: &Config) -> Result<Arc<dyn Store>> {
+    match &cfg.store {
         StoreSpec::Memory => Ok(MemoryStore::global()),
         StoreSpec::File(dir) => Ok(FileStore::open(dir.as_deref())?),
-        StoreSpec::Redis(_) => Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("store '{spec}' is not available in this build yet; use 'file' or 'memory'"),
-        )),
+        StoreSpec::Redis(url) => RedisStore::open(cfg, url),
     }
 }

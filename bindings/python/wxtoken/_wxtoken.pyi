@@ -20,6 +20,8 @@ class Options(TypedDict, total=False):
     refresh_margin_s: int
     timeout_ms: int
     wait_ms: int
+    key_prefix: str
+    redis_ca_file: str
 
 def configure(appid: str | None = None, secret: str | None = None, **options: Unpack[Options]) -> str:
     """Registers an app (or replaces its configuration); returns its name."""
