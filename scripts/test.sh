@@ -52,9 +52,10 @@ suite "clippy" cargo clippy --all-targets -- -D warnings
 # libpython, and must never replace the C library in target/release.
 suite "clippy (python feature)" env CARGO_TARGET_DIR=target/py \
   cargo clippy --features python --all-targets -- -D warnings
-suite "cargo test" cargo test --all-targets
+# Includes tests/redis and tests/redis_fork (each test starts its own
+# redis-server); scripts/test-redis.sh runs those alone.
+suite "cargo test (core, adversarial, Redis store)" cargo test --all-targets
 suite "doc tests" cargo test --doc
-suite "Redis store (real redis-server)" bash scripts/test-redis.sh
 suite "C headers up to date" bash bindings/c/check-header.sh --build
 suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh
