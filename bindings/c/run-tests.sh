@@ -10,6 +10,10 @@
 # Environment: VALGRIND=0 skips the valgrind pass; WXTOKEN_TEST_ITERS sets the
 # gets per thread of the concurrency test (default 10000; VALGRIND_ITERS, 200,
 # under valgrind); TEST_TIMEOUT bounds each test program (default 600 s).
+# The ABI fuzzer (tests/test_fuzz.c) runs FUZZ_SECONDS per linkage (default
+# 20; FUZZ_VALGRIND_SECONDS, 5, under valgrind) against two simulators of its
+# own; FUZZ_SEED repeats a run (each run prints its seed). C_TESTS="test_x ..."
+# runs only the named test programs.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -70,6 +74,7 @@ echo "== compile"
 tests=()
 for src in bindings/c/tests/test_*.c; do
     name=$(basename "$src" .c)
+    [[ -n "${C_TESTS:-}" && " $C_TESTS " != *" $name "* ]] && continue
     tests+=("$name")
     if gcc "${CFLAGS[@]}" -Iinclude "$src" -L"$WORK/lib" -lwxtoken -Wl,-rpath,"$WORK/lib" \
         -o "$WORK/bin/$name.shared" 2>"$WORK/logs/$name.shared.cc"; then
@@ -122,6 +127,10 @@ apps="$WORK/apps.json"
     echo ']'
 } >"$apps"
 
+# The fuzzer's simulators serve the apps it names (one list, in test_fuzz.c).
+fuzz_apps="$WORK/fuzz-apps.json"
+[[ -x "$WORK/bin/test_fuzz.shared" ]] && "$WORK/bin/test_fuzz.shared" --print-apps >"$fuzz_apps"
+
 sim_pids=()
 cleanup() {
     for pid in "${sim_pids[@]}"; do kill "$pid" 2>/dev/null; done
@@ -136,7 +145,7 @@ start_sim() {
     local var=$1 port_file=$2
     shift 2
     rm -f "$port_file"
-    "$RELEASE/wxtoken" mock --apps-file "$apps" --port-file "$port_file" "$@" \
+    "$RELEASE/wxtoken" mock --apps-file "${SIM_APPS:-$apps}" --port-file "$port_file" "$@" \
         >"$port_file.log" 2>&1 &
     sim_pids+=($!)
     for _ in $(seq 1 100); do
@@ -156,6 +165,20 @@ else
     finish
 fi
 export WXTOKEN_TEST_API_BASE="$URL" WXTOKEN_TEST_API_BASE_LONG="$URL_LONG"
+# The fuzzer toggles faults and settings on one simulator and never on the
+# other, whose apps must then always answer; neither is shared with a test.
+if [[ -s "$fuzz_apps" ]]; then
+    if SIM_APPS="$fuzz_apps" start_sim FUZZ_URL "$WORK/sim-fuzz.url" --lifetime 20 --overlap 5 \
+        --quota 100000000 && SIM_APPS="$fuzz_apps" start_sim FUZZ_CALM "$WORK/sim-calm.url" \
+        --quota 100000000; then
+        pass "fuzz simulators at $FUZZ_URL and $FUZZ_CALM"
+        export WXTOKEN_FUZZ_API_BASE="$FUZZ_URL" WXTOKEN_FUZZ_API_BASE_CALM="$FUZZ_CALM"
+    else
+        fail "starting the fuzz simulators"
+    fi
+fi
+export WXTOKEN_FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+[[ -n "${FUZZ_SEED:-}" ]] && export WXTOKEN_FUZZ_SEED="$FUZZ_SEED"
 
 # run_test LABEL COMMAND...: runs one test program, adds up its RESULT line.
 run_test() {
@@ -207,7 +230,8 @@ if [[ "${VALGRIND:-1}" != 0 ]]; then
             # child's exit: test_fork is checked for memory errors only.
             leaks=(--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
             [[ $name == test_fork ]] && leaks=(--leak-check=no)
-            WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} run_test "$name ($kind, valgrind)" \
+            WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} WXTOKEN_FUZZ_SECONDS=${FUZZ_VALGRIND_SECONDS:-5} \
+                run_test "$name ($kind, valgrind)" \
                 valgrind -q --error-exitcode=99 "${leaks[@]}" --track-origins=yes "$WORK/bin/$name.$kind"
         done
     done
