@@ -751,17 +751,22 @@ static void gen_entry(worker_t *w, sb_t *b, opts_t *o, int *last_valid, int *wec
     }
     case K_NUM: {
         static const char *keys[] = {"refresh_margin_s", "timeout_ms", "wait_ms"};
-        static const char *good[] = {"1", "250", "5000", "\"250\"", "\" 42 \"", "null",
-                                     "9007199254740993", "18446744073709551615", "0"};
+        static const char *good[] = {"1", "250", "5000", "\"250\"", "\" 42 \"", "null", "0"};
+        /* Whole numbers that options may bound (beyond every default range). */
+        static const char *big[] = {"7200", "7201", "60000", "60001", "600000", "600001",
+                                    "9007199254740993", "18446744073709551615"};
         static const char *bad[] = {"-1", "1.5", "1e3", "18446744073709551616", "\"soon\"",
                                     "\"\"", "\"-5\"", "true", "[1]", "{}"};
         size_t which = below(w, 3);
         sb_fmt(b, "\"%s\":", keys[which]);
-        if (chance(w, 70)) {
+        if (chance(w, 55)) {
             size_t r = below(w, sizeof good / sizeof good[0]);
             sb_add(b, good[r]);
             /* timeout_ms 0 is refused by validation. */
-            last_valid[K_NUM + 10 + (int)which] = !(which == 1 && r == 8);
+            last_valid[K_NUM + 10 + (int)which] = !(which == 1 && r == 6);
+        } else if (chance(w, 40)) {
+            sb_add(b, big[below(w, sizeof big / sizeof big[0])]);
+            last_valid[K_NUM + 10 + (int)which] = 2;
         } else {
             sb_add(b, bad[below(w, sizeof bad / sizeof bad[0])]);
             last_valid[K_NUM + 10 + (int)which] = 0;
@@ -941,6 +946,7 @@ static void gen_creds(worker_t *w, arg_t *appid, arg_t *secret, int *appid_valid
     } else if (k == 6) {
         sb_add(&b, MARK);
         sb_rep(&b, 'x', 100000);
+        *secret_valid = 2; /* a secret's length may be bounded */
     } else {
         sb_raw(&b, MARK "ab\0cd", 10);
     }
@@ -982,7 +988,7 @@ static void do_configure(worker_t *w, int named)
         allowed = BIT(WXTOKEN_INVALID_ARGUMENT);
     } else {
         allowed = BIT(WXTOKEN_OK);
-        if (o.valid == 2) {
+        if (o.valid == 2 || secret_valid == 2) {
             allowed |= BIT(WXTOKEN_INVALID_ARGUMENT);
         }
         if (o.store_maybe) {
@@ -1038,20 +1044,18 @@ static void do_configure(worker_t *w, int named)
 /* The calm app: sane options, the calm simulator; it must always answer. */
 static void configure_calm(worker_t *w)
 {
-    static const char *margins[] = {"0", "1", "300", "7199", "7200", "1000000000",
-                                    "18446744073709551615"};
-    static const char *timeouts[] = {"5000", "60000", "1099511627776", "18446744073709551615"};
-    /* Not u64::MAX: TokenCell::deadline (src/cell.rs) adds it to the clock
-     * unchecked, and the wait ends at once (reported, not fixed here). */
-    static const char *waits[] = {"10000", "60000", "1099511627776", "9007199254740993"};
+    /* Inside every range options may have: a calm app is always configured. */
+    static const char *margins[] = {"0", "1", "300", "7199", "7200"};
+    static const char *timeouts[] = {"5000", "60000"};
+    static const char *waits[] = {"10000", "60000", "600000"};
     char opts[1024];
     int file = chance(w, 50);
     snprintf(opts, sizeof opts,
              "{\"name\":\"%s\",\"api_base\":\"%s\",\"store\":\"%s%s%s\","
              "\"refresh_margin_s\":%s,\"timeout_ms\":%s,\"wait_ms\":%s}",
              w->calm_name, g_calm, file ? "file:" : "memory", file ? g_root : "",
-             file ? "/calm" : "", margins[below(w, 7)], timeouts[below(w, 4)],
-             waits[below(w, 4)]);
+             file ? "/calm" : "", margins[below(w, 5)], timeouts[below(w, 2)],
+             waits[below(w, 3)]);
     arg_t appid = arg_str(w->calm_appid), secret = arg_str(w->calm_secret), o = arg_str(opts);
     w->what.n = 0;
     sb_fmt(&w->what, "calm configure %s", opts);
