@@ -13,7 +13,8 @@
 # The ABI fuzzer (tests/test_fuzz.c) runs FUZZ_SECONDS per linkage (default
 # 20; FUZZ_VALGRIND_SECONDS, 5, under valgrind) against two simulators of its
 # own; FUZZ_SEED repeats a run (each run prints its seed). C_TESTS="test_x ..."
-# runs only the named test programs.
+# runs only the named test programs. ASAN=1 adds a pass under AddressSanitizer
+# and UBSan (needs a nightly toolchain).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -235,6 +236,37 @@ if [[ "${VALGRIND:-1}" != 0 ]]; then
                 valgrind -q --error-exitcode=99 "${leaks[@]}" --track-origins=yes "$WORK/bin/$name.$kind"
         done
     done
+fi
+
+# ---- AddressSanitizer + UBSan (opt-in) ------------------------------------------
+# ASAN=1: the library built with -Zsanitizer=address (a nightly toolchain), the
+# tests with -fsanitize=address,undefined, so that memcheck's blind spots (the
+# Rust side's own heap and stack) are covered too. Leaks stay valgrind's job.
+if [[ "${ASAN:-0}" != 0 ]]; then
+    echo "== AddressSanitizer + UBSan (cargo +nightly, -Zsanitizer=address)"
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    asan_lib="$TARGET_DIR/asan/$host/release/libwxtoken.a"
+    if CARGO_TARGET_DIR="$TARGET_DIR/asan" RUSTFLAGS="-Zsanitizer=address" \
+        cargo +nightly build --release --quiet --lib --target "$host" >"$WORK/logs/asan-build.log" 2>&1; then
+        pass "library built with AddressSanitizer"
+        for name in "${tests[@]}"; do
+            if ! gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -Iinclude "bindings/c/tests/$name.c" "$asan_lib" -lpthread -ldl -lm \
+                -o "$WORK/bin/$name.asan" 2>"$WORK/logs/$name.asan.cc"; then
+                fail "compile $name (ASan)"; cat "$WORK/logs/$name.asan.cc"; continue
+            fi
+            # Reports go to files: test_fuzz sends stderr to the library's log.
+            ASAN_OPTIONS="detect_leaks=0:log_path=$WORK/logs/$name.asan-report" \
+                UBSAN_OPTIONS="print_stacktrace=1:log_path=$WORK/logs/$name.asan-report" \
+                WXTOKEN_FUZZ_SECONDS=${FUZZ_VALGRIND_SECONDS:-5} \
+                run_test "$name (ASan+UBSan)" "$WORK/bin/$name.asan"
+            if compgen -G "$WORK/logs/$name.asan-report*" >/dev/null; then
+                fail "$name: sanitizer report"; cat "$WORK/logs/$name.asan-report"*
+            fi
+        done
+    else
+        fail "cargo +nightly build with -Zsanitizer=address"; tail -n 20 "$WORK/logs/asan-build.log"
+    fi
 fi
 
 # ---- make install + pkg-config + example ---------------------------------------
