@@ -167,13 +167,16 @@ else
 fi
 export WXTOKEN_TEST_API_BASE="$URL" WXTOKEN_TEST_API_BASE_LONG="$URL_LONG"
 # The fuzzer toggles faults and settings on one simulator and never on the
-# other, whose apps must then always answer; neither is shared with a test.
+# second, whose apps must then always answer; a third refuses this host's IP.
+# None is shared with a test.
 if [[ -s "$fuzz_apps" ]]; then
     if SIM_APPS="$fuzz_apps" start_sim FUZZ_URL "$WORK/sim-fuzz.url" --lifetime 20 --overlap 5 \
         --quota 100000000 && SIM_APPS="$fuzz_apps" start_sim FUZZ_CALM "$WORK/sim-calm.url" \
-        --quota 100000000; then
-        pass "fuzz simulators at $FUZZ_URL and $FUZZ_CALM"
-        export WXTOKEN_FUZZ_API_BASE="$FUZZ_URL" WXTOKEN_FUZZ_API_BASE_CALM="$FUZZ_CALM"
+        --quota 100000000 && SIM_APPS="$fuzz_apps" start_sim FUZZ_DENIED "$WORK/sim-denied.url" \
+        --allow-ip 192.0.2.1; then
+        pass "fuzz simulators at $FUZZ_URL, $FUZZ_CALM and $FUZZ_DENIED"
+        export WXTOKEN_FUZZ_API_BASE="$FUZZ_URL" WXTOKEN_FUZZ_API_BASE_CALM="$FUZZ_CALM" \
+            WXTOKEN_FUZZ_API_BASE_DENIED="$FUZZ_DENIED"
     else
         fail "starting the fuzz simulators"
     fi

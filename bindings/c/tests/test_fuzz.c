@@ -23,6 +23,7 @@
  * Environment (set by bindings/c/run-tests.sh):
  *   WXTOKEN_FUZZ_API_BASE       the simulator that gets faults
  *   WXTOKEN_FUZZ_API_BASE_CALM  the simulator that never does
+ *   WXTOKEN_FUZZ_API_BASE_DENIED  (optional) one that refuses this host's IP
  *   WXTOKEN_FUZZ_SECONDS        how long to run (default 20)
  *   WXTOKEN_FUZZ_SEED           the seed (default: from the clock; printed)
  *   WXTOKEN_FUZZ_THREADS        worker threads (default 2)
@@ -92,6 +93,7 @@ static const char *NAME_POOL[] = {
 static const char *g_base;      /* faulted simulator */
 static const char *g_calm;      /* calm simulator */
 static const char *g_closed = "http://127.0.0.1:1";
+static const char *g_denied;    /* a simulator that refuses this host's IP, or NULL */
 static char g_root[256];        /* temp dir for file stores */
 static uint64_t g_seed;
 static long g_call_limit_ms;
@@ -848,7 +850,8 @@ static void gen_options(worker_t *w, opts_t *o, int allow_faulted)
         sb_add(&b, "\"api_base\":\"http://example.com\"");
         last_valid[K_API] = 0;
     } else {
-        sb_fmt(&b, "\"api_base\":\"%s\"", faulted ? g_base : api < 80 ? g_calm : g_closed);
+        const char *other = api < 75 ? g_calm : (api < 85 && g_denied) ? g_denied : g_closed;
+        sb_fmt(&b, "\"api_base\":\"%s\"", faulted ? g_base : other);
         last_valid[K_API] = 1;
     }
     if (faulted) {
@@ -1357,7 +1360,7 @@ static void do_admin(worker_t *w)
                  chance(w, 30) && w->calm_ready ? w->calm_appid : APPS[below(w, NAPPS)].appid);
         sb_fmt(&w->what, "supersede %s at %s", body, base);
         rc = t_http(base, "POST", "/mock/supersede", body, NULL, 0);
-    } else if (r < 92) {
+    } else if (r < 97) {
         static const int lens[] = {24, 136, 511, 512, 600, 1023, 2048, 16384};
         int calm = chance(w, 40);
         if (calm) {
@@ -1366,7 +1369,7 @@ static void do_admin(worker_t *w)
         } else {
             snprintf(body, sizeof body, "{\"token_len\":%d,\"lifetime_s\":%d,\"daily_quota\":%d}",
                      lens[below(w, 8)], 1 + (int)below(w, 30),
-                     chance(w, 10) ? 3 : 100000000);
+                     chance(w, 25) ? (int)below(w, 4) : 100000000);
         }
         sb_fmt(&w->what, "config %s", body);
         rc = t_http(calm ? g_calm : g_base, "POST", "/mock/config", body, NULL, 0);
@@ -1509,6 +1512,8 @@ int main(int argc, char **argv)
     }
     g_base = t_env("WXTOKEN_FUZZ_API_BASE");
     g_calm = t_env("WXTOKEN_FUZZ_API_BASE_CALM");
+    g_denied = getenv("WXTOKEN_FUZZ_API_BASE_DENIED");
+    g_denied = (g_denied && *g_denied) ? g_denied : NULL;
     const char *seed = getenv("WXTOKEN_FUZZ_SEED");
     g_seed = (seed && *seed) ? strtoull(seed, NULL, 10)
                              : (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
