@@ -666,11 +666,17 @@ typedef struct {
 
 enum { K_NAME, K_PLATFORM, K_MODE, K_STORE, K_NUM, K_API, K_UNKNOWN, NKEYS };
 
-/* One `"key":value` of the options grammar; updates the model (last wins). */
-static void gen_entry(worker_t *w, sb_t *b, opts_t *o, int *last_valid, int *wecom, int *stable)
+/* One `"key":value` of the options grammar; updates the model (last wins,
+ * if a key given twice is accepted at all: `seen` counts them). Against the
+ * faulted simulator the bounded timeouts come last: no random ones then. */
+static void gen_entry(worker_t *w, sb_t *b, opts_t *o, int *last_valid, int *seen, int faulted,
+                      int *wecom, int *stable)
 {
     int k = (int)below(w, NKEYS);
     int valid = 1;
+    if (k != K_NUM && k != K_UNKNOWN) {
+        seen[k]++;
+    }
     switch (k) {
     case K_NAME: {
         sb_add(b, "\"name\":");
@@ -759,7 +765,8 @@ static void gen_entry(worker_t *w, sb_t *b, opts_t *o, int *last_valid, int *wec
                                     "9007199254740993", "18446744073709551615"};
         static const char *bad[] = {"-1", "1.5", "1e3", "18446744073709551616", "\"soon\"",
                                     "\"\"", "\"-5\"", "true", "[1]", "{}"};
-        size_t which = below(w, 3);
+        size_t which = faulted ? 0 : below(w, 3);
+        seen[K_NUM + 10 + (int)which]++;
         sb_fmt(b, "\"%s\":", keys[which]);
         if (chance(w, 55)) {
             size_t r = below(w, sizeof good / sizeof good[0]);
@@ -832,20 +839,22 @@ static void gen_options(worker_t *w, opts_t *o, int allow_faulted)
         free(b.p);
         return;
     }
-    int last_valid[K_NUM + 13];
+    int last_valid[K_NUM + 13], seen[K_NUM + 13];
     for (size_t i = 0; i < sizeof last_valid / sizeof last_valid[0]; i++) {
         last_valid[i] = 1;
+        seen[i] = 0;
     }
     int wecom = 0, stable = 0;
-    sb_add(&b, chance(w, 10) ? " { " : "{");
-    size_t n = below(w, 7);
-    for (size_t i = 0; i < n; i++) {
-        gen_entry(w, &b, o, last_valid, &wecom, &stable);
-        sb_add(&b, ",");
-    }
     /* The final api_base: always local, so that nothing calls the real platform. */
     size_t api = below(w, 100);
     int faulted = allow_faulted && api < 45;
+    sb_add(&b, chance(w, 10) ? " { " : "{");
+    size_t n = below(w, 7);
+    for (size_t i = 0; i < n; i++) {
+        gen_entry(w, &b, o, last_valid, seen, faulted, &wecom, &stable);
+        sb_add(&b, ",");
+    }
+    seen[K_API]++;
     if (api >= 95) {
         sb_add(&b, "\"api_base\":\"http://example.com\"");
         last_valid[K_API] = 0;
@@ -860,6 +869,8 @@ static void gen_options(worker_t *w, opts_t *o, int allow_faulted)
         static const char *wt[] = {"0", "1", "100", "500", "2000"};
         sb_fmt(&b, ",\"timeout_ms\":%s,\"wait_ms\":%s", t[below(w, 3)], wt[below(w, 5)]);
         last_valid[K_NUM + 11] = last_valid[K_NUM + 12] = 1;
+        seen[K_NUM + 11]++;
+        seen[K_NUM + 12]++;
     }
     sb_add(&b, "}");
     if (chance(w, 3)) {
@@ -870,9 +881,11 @@ static void gen_options(worker_t *w, opts_t *o, int allow_faulted)
         sb_add(&b, "\"}");
     }
     for (size_t i = 0; i < sizeof last_valid / sizeof last_valid[0]; i++) {
-        if (last_valid[i] == 0) {
+        /* A key given twice: the last one wins, or the options are refused. */
+        int v = seen[i] > 1 && last_valid[i] == 1 ? 2 : last_valid[i];
+        if (v == 0) {
             o->valid = 0;
-        } else if (last_valid[i] == 2 && o->valid == 1) {
+        } else if (v == 2 && o->valid == 1) {
             o->valid = 2;
         }
     }
