@@ -28,6 +28,8 @@
  *   WXTOKEN_FUZZ_SEED           the seed (default: from the clock; printed)
  *   WXTOKEN_FUZZ_THREADS        worker threads (default 2)
  *   WXTOKEN_FUZZ_CALL_LIMIT_S   the longest one call may take (default 30)
+ * The harness sets WXTOKEN_APPID, WXTOKEN_SECRET, WXTOKEN_API_BASE and others
+ * itself, so that the environment fallbacks are fuzzed too.
  * `test_fuzz --print-apps` prints the simulators' apps file.
  */
 #define _XOPEN_SOURCE 700
@@ -60,6 +62,9 @@ static const struct {
     {"wwcfuzzcorp00001", MARK "corp-B-kq", "wecom"},
 };
 #define NAPPS (sizeof APPS / sizeof APPS[0])
+/* WXTOKEN_APPID and WXTOKEN_SECRET name this one: "" arguments mean it, and
+ * any call naming it configures it from the environment. */
+#define ENV_APP 2
 /* One calm app per worker: configured only by that worker, always sanely. */
 #define CALM_APPID_FMT "wxcfuzzcalm0000%d"
 #define CALM_SECRET_FMT MARK "calm-%d-kq"
@@ -920,8 +925,7 @@ static void gen_creds(worker_t *w, arg_t *appid, arg_t *secret, int *appid_valid
     } else {
         size_t k = below(w, 10);
         if (k == 0) {
-            *appid = arg_str(""); /* from WXTOKEN_APPID, which is unset */
-            *appid_valid = 0;
+            *appid = arg_str(""); /* from WXTOKEN_APPID */
         } else if (k == 1) {
             *appid = arg_null();
         } else if (k == 2) {
@@ -951,8 +955,7 @@ static void gen_creds(worker_t *w, arg_t *appid, arg_t *secret, int *appid_valid
     if (k < 3) {
         sb_fmt(&b, MARK "wrong-%d", (int)below(w, 3));
     } else if (k == 3) {
-        *secret = arg_str("");
-        *secret_valid = 0;
+        *secret = arg_str(""); /* from WXTOKEN_SECRET */
         return;
     } else if (k == 4) {
         *secret = arg_null();
@@ -994,7 +997,8 @@ static void do_configure(worker_t *w, int named)
     gen_creds(w, &appid, &secret, &appid_valid, &secret_valid);
     opts_t o;
     gen_options(w, &o, 1);
-    appid_valid = appid_valid && appid_ok(&appid);
+    int env_appid = appid.p != NULL && appid.seen == 0;
+    appid_valid = appid_valid && (env_appid || appid_ok(&appid));
 
     unsigned faults = arg_fault(&appid, 0) | arg_fault(&secret, 0) | arg_fault(&o.text, 1);
     unsigned allowed;
@@ -1011,7 +1015,9 @@ static void do_configure(worker_t *w, int named)
             allowed |= BIT(WXTOKEN_STORE) | BIT(WXTOKEN_INVALID_ARGUMENT);
         }
     }
-    const char *expected = (appid.p && appid.utf8) ? (o.has_name ? o.name.p : appid.p) : NULL;
+    const char *expected = (appid.p && appid.utf8)
+                               ? (o.has_name ? o.name.p : env_appid ? APPS[ENV_APP].appid : appid.p)
+                               : NULL;
     out_t out;
     memset(&out, 0, sizeof out);
     if (named) {
@@ -1553,6 +1559,9 @@ int main(int argc, char **argv)
     /* Options not given fall back to these: still local, still bounded. */
     char store[300];
     snprintf(store, sizeof store, "file:%s/env", g_root);
+    setenv("WXTOKEN_APPID", APPS[ENV_APP].appid, 1);
+    setenv("WXTOKEN_SECRET", APPS[ENV_APP].secret, 1);
+    name_pending(APPS[ENV_APP].appid, 0, 1); /* configured on first use */
     setenv("WXTOKEN_API_BASE", g_calm, 1);
     setenv("WXTOKEN_STORE", store, 1);
     setenv("WXTOKEN_TIMEOUT_MS", "500", 1);
