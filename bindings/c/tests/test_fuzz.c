@@ -25,7 +25,10 @@
  *   WXTOKEN_FUZZ_API_BASE_CALM  the simulator that never does
  *   WXTOKEN_FUZZ_API_BASE_DENIED  (optional) one that refuses this host's IP
  *   WXTOKEN_FUZZ_SECONDS        how long to run (default 20)
- *   WXTOKEN_FUZZ_SEED           the seed (default: from the clock; printed)
+ *   WXTOKEN_FUZZ_SEED           the seed (default: from the clock; printed).
+ *                               Each thread's choices follow from it; answers
+ *                               that depend on timing (faults, refreshes) can
+ *                               still steer a run apart, least with 1 thread.
  *   WXTOKEN_FUZZ_THREADS        worker threads (default 2)
  *   WXTOKEN_FUZZ_CALL_LIMIT_S   the longest one call may take (default 30)
  * The harness sets WXTOKEN_APPID, WXTOKEN_SECRET, WXTOKEN_API_BASE and others
