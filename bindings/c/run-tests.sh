@@ -10,6 +10,11 @@
 # Environment: VALGRIND=0 skips the valgrind pass; WXTOKEN_TEST_ITERS sets the
 # gets per thread of the concurrency test (default 10000; VALGRIND_ITERS, 200,
 # under valgrind); TEST_TIMEOUT bounds each test program (default 600 s).
+# The ABI fuzzer (tests/test_fuzz.c) runs FUZZ_SECONDS per linkage (default
+# 20; FUZZ_VALGRIND_SECONDS, 5, under valgrind) against two simulators of its
+# own; FUZZ_SEED repeats a run (each run prints its seed). C_TESTS="test_x ..."
+# runs only the named test programs. ASAN=1 adds a pass under AddressSanitizer
+# and UBSan (needs a nightly toolchain).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -70,6 +75,7 @@ echo "== compile"
 tests=()
 for src in bindings/c/tests/test_*.c; do
     name=$(basename "$src" .c)
+    [[ -n "${C_TESTS:-}" && " $C_TESTS " != *" $name "* ]] && continue
     tests+=("$name")
     if gcc "${CFLAGS[@]}" -Iinclude "$src" -L"$WORK/lib" -lwxtoken -Wl,-rpath,"$WORK/lib" \
         -o "$WORK/bin/$name.shared" 2>"$WORK/logs/$name.shared.cc"; then
@@ -122,6 +128,10 @@ apps="$WORK/apps.json"
     echo ']'
 } >"$apps"
 
+# The fuzzer's simulators serve the apps it names (one list, in test_fuzz.c).
+fuzz_apps="$WORK/fuzz-apps.json"
+[[ -x "$WORK/bin/test_fuzz.shared" ]] && "$WORK/bin/test_fuzz.shared" --print-apps >"$fuzz_apps"
+
 sim_pids=()
 cleanup() {
     for pid in "${sim_pids[@]}"; do kill "$pid" 2>/dev/null; done
@@ -136,7 +146,7 @@ start_sim() {
     local var=$1 port_file=$2
     shift 2
     rm -f "$port_file"
-    "$RELEASE/wxtoken" mock --apps-file "$apps" --port-file "$port_file" "$@" \
+    "$RELEASE/wxtoken" mock --apps-file "${SIM_APPS:-$apps}" --port-file "$port_file" "$@" \
         >"$port_file.log" 2>&1 &
     sim_pids+=($!)
     for _ in $(seq 1 100); do
@@ -156,6 +166,23 @@ else
     finish
 fi
 export WXTOKEN_TEST_API_BASE="$URL" WXTOKEN_TEST_API_BASE_LONG="$URL_LONG"
+# The fuzzer toggles faults and settings on one simulator and never on the
+# second, whose apps must then always answer; a third refuses this host's IP.
+# None is shared with a test.
+if [[ -s "$fuzz_apps" ]]; then
+    if SIM_APPS="$fuzz_apps" start_sim FUZZ_URL "$WORK/sim-fuzz.url" --lifetime 20 --overlap 5 \
+        --quota 100000000 && SIM_APPS="$fuzz_apps" start_sim FUZZ_CALM "$WORK/sim-calm.url" \
+        --quota 100000000 && SIM_APPS="$fuzz_apps" start_sim FUZZ_DENIED "$WORK/sim-denied.url" \
+        --allow-ip 192.0.2.1; then
+        pass "fuzz simulators at $FUZZ_URL, $FUZZ_CALM and $FUZZ_DENIED"
+        export WXTOKEN_FUZZ_API_BASE="$FUZZ_URL" WXTOKEN_FUZZ_API_BASE_CALM="$FUZZ_CALM" \
+            WXTOKEN_FUZZ_API_BASE_DENIED="$FUZZ_DENIED"
+    else
+        fail "starting the fuzz simulators"
+    fi
+fi
+export WXTOKEN_FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+[[ -n "${FUZZ_SEED:-}" ]] && export WXTOKEN_FUZZ_SEED="$FUZZ_SEED"
 
 # run_test LABEL COMMAND...: runs one test program, adds up its RESULT line.
 run_test() {
@@ -207,10 +234,42 @@ if [[ "${VALGRIND:-1}" != 0 ]]; then
             # child's exit: test_fork is checked for memory errors only.
             leaks=(--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
             [[ $name == test_fork ]] && leaks=(--leak-check=no)
-            WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} run_test "$name ($kind, valgrind)" \
+            WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} WXTOKEN_FUZZ_SECONDS=${FUZZ_VALGRIND_SECONDS:-5} \
+                run_test "$name ($kind, valgrind)" \
                 valgrind -q --error-exitcode=99 "${leaks[@]}" --track-origins=yes "$WORK/bin/$name.$kind"
         done
     done
+fi
+
+# ---- AddressSanitizer + UBSan (opt-in) ------------------------------------------
+# ASAN=1: the library built with -Zsanitizer=address (a nightly toolchain), the
+# tests with -fsanitize=address,undefined, so that memcheck's blind spots (the
+# Rust side's own heap and stack) are covered too. Leaks stay valgrind's job.
+if [[ "${ASAN:-0}" != 0 ]]; then
+    echo "== AddressSanitizer + UBSan (cargo +nightly, -Zsanitizer=address)"
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    asan_lib="$TARGET_DIR/asan/$host/release/libwxtoken.a"
+    if CARGO_TARGET_DIR="$TARGET_DIR/asan" RUSTFLAGS="-Zsanitizer=address" \
+        cargo +nightly build --release --quiet --lib --target "$host" >"$WORK/logs/asan-build.log" 2>&1; then
+        pass "library built with AddressSanitizer"
+        for name in "${tests[@]}"; do
+            if ! gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -Iinclude "bindings/c/tests/$name.c" "$asan_lib" -lpthread -ldl -lm \
+                -o "$WORK/bin/$name.asan" 2>"$WORK/logs/$name.asan.cc"; then
+                fail "compile $name (ASan)"; cat "$WORK/logs/$name.asan.cc"; continue
+            fi
+            # Reports go to files: test_fuzz sends stderr to the library's log.
+            ASAN_OPTIONS="detect_leaks=0:log_path=$WORK/logs/$name.asan-report" \
+                UBSAN_OPTIONS="print_stacktrace=1:log_path=$WORK/logs/$name.asan-report" \
+                WXTOKEN_FUZZ_SECONDS=${FUZZ_VALGRIND_SECONDS:-5} \
+                run_test "$name (ASan+UBSan)" "$WORK/bin/$name.asan"
+            if compgen -G "$WORK/logs/$name.asan-report*" >/dev/null; then
+                fail "$name: sanitizer report"; cat "$WORK/logs/$name.asan-report"*
+            fi
+        done
+    else
+        fail "cargo +nightly build with -Zsanitizer=address"; tail -n 20 "$WORK/logs/asan-build.log"
+    fi
 fi
 
 # ---- make install + pkg-config + example ---------------------------------------

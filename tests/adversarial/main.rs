@@ -6,5 +6,6 @@
 #[path = "../core/support.rs"]
 mod support;
 
+mod ffi;
 mod file_store;
 mod input;
