@@ -524,3 +524,47 @@ fn a_token_fetched_just_before_the_store_broke_is_still_served() {
     assert_eq!(server.token_calls(&id), 2);
     fs::remove_dir_all(dir).unwrap();
 }
+
+/// Item 3, as an unprivileged victim: another user's 0700 directory at the
+/// default name cannot even be opened (EACCES, where root could), and that
+/// must move the victim on to the next name, not refuse the store.
+#[test]
+fn an_unreadable_default_directory_of_another_user_moves_on_to_the_next_name() {
+    let id = appid("eacces");
+    let server = mock_for(&id, 7200, 0);
+    let victim = 40_000 + std::process::id() % 20_000;
+    let taken = PathBuf::from(format!("/dev/shm/wxtoken-{victim}"));
+    let next = PathBuf::from(format!("/dev/shm/wxtoken-{victim}-1"));
+    let _ = fs::remove_dir_all(&taken);
+    let _ = fs::remove_dir_all(&next);
+    fs::create_dir(&taken).unwrap();
+    mode(&taken, 0o700);
+    lchown(&taken, Some(victim + 1), Some(victim + 1)).expect("needs root");
+
+    let plain = wxtoken_cli(&server, &id, &["token"]);
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        &victim.to_string(),
+        "--regid",
+        &victim.to_string(),
+    ])
+    .arg("--clear-groups")
+    .arg(plain.get_program())
+    .args(plain.get_args())
+    .env("WXTOKEN_SECRET", SECRET)
+    .env("WXTOKEN_LOG", "1");
+    let out = cmd.output().expect("setpriv runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let meta = fs::symlink_metadata(&next);
+    let _ = fs::remove_dir_all(&taken);
+    let _ = fs::remove_dir_all(&next);
+    assert!(out.status.success(), "the victim was refused: {stderr}");
+    assert!(
+        stderr.contains(&taken.display().to_string()),
+        "warned: {stderr}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.expect("the next name was used").uid(), victim);
+    assert_eq!(server.token_calls(&id), 1);
+}

@@ -171,6 +171,22 @@ fn open_verified(path: &Path, create_parents: bool) -> Result<OwnedFd, Refusal> 
                 };
                 return Err(Refusal::Hostile(why.into()));
             }
+            // Another user's 0700 directory cannot even be opened: that is
+            // the pre-emption the fallback names exist for, not an I/O error.
+            Some(libc::EACCES | libc::EPERM) => {
+                if let Ok(meta) = std::fs::symlink_metadata(path) {
+                    use std::os::unix::fs::MetadataExt;
+                    // SAFETY: geteuid has no preconditions and cannot fail.
+                    let me = unsafe { libc::geteuid() };
+                    if meta.uid() != me {
+                        return Err(Refusal::Hostile(format!(
+                            "is owned by uid {}, not by this user (uid {me})",
+                            meta.uid()
+                        )));
+                    }
+                }
+                return Err(Refusal::Io(e));
+            }
             _ => return Err(Refusal::Io(e)),
         }
     }
