@@ -501,6 +501,48 @@ fn a_directory_at_the_record_path_costs_no_fetch() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+/// Item 10, a full disk: nothing odd sits at the record's name, yet no
+/// record can be written (a container's small /dev/shm filled up). The
+/// leader must find out before fetching: a fetched token it cannot share
+/// would be fetched again by every other process, each killing the last.
+/// The CLI runs in its own mount namespace on a 64 KiB tmpfs: once to make
+/// the lock file, then, with the record gone and the disk full, again.
+#[test]
+fn a_full_disk_costs_no_fetch() {
+    let id = appid("fulldisk");
+    let dir = store_dir("fulldisk");
+    fs::create_dir(&dir).unwrap();
+    let server = mock_for(&id, 7200, 0);
+    let plain = cli(&server, &id, &dir, &["token"]);
+    let script = format!(
+        "mount -t tmpfs -o size=64k,mode=0700 tmpfs '{d}' || exit 90; \
+         \"$0\" \"$@\" >/dev/null || exit 91; rm '{d}'/*.json; \
+         dd if=/dev/zero of='{d}/fill' bs=4k 2>/dev/null; exec \"$0\" \"$@\"",
+        d = dir.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(plain.get_program())
+        .args(plain.get_args())
+        .env("WXTOKEN_SECRET", SECRET)
+        .output()
+        .expect("unshare runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(90),
+        "cannot mount a tmpfs (root needed): {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(17), "a store error: {stderr}");
+    assert!(stderr.contains("No space left"), "{stderr}");
+    assert_eq!(
+        server.token_calls(&id),
+        1,
+        "no second fetch for a full store"
+    );
+    fs::remove_dir_all(dir).unwrap();
+}
+
 /// Item 10: when the record cannot be written after the fetch, the fetched
 /// token (which has already killed the previous one) used to be thrown
 /// away with a store error. Now it is served from memory.

@@ -106,13 +106,8 @@ impl FileStore {
                 return Ok(held);
             }
         }
-        static SEQ: AtomicU64 = AtomicU64::new(0);
         let name = record_name(key);
-        let tmp = format!(
-            ".{key}.{}.{}.tmp",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
+        let tmp = temp_name(key);
         let json = record.to_json();
         let write = |fd| -> io::Result<()> {
             let mut f = dir::create_new(fd, &tmp)?;
@@ -140,6 +135,19 @@ fn default_base() -> &'static Path {
         Path::new("/tmp")
     }
 }
+
+/// A temporary file's name, unique to this process and write.
+fn temp_name(key: &str) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    format!(
+        ".{key}.{}.{}.tmp",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What a probe writes before a fetch: more than any record takes.
+const PROBE_BYTES: usize = 8 * 1024;
 
 fn record_name(key: &str) -> String {
     format!("{key}.json")
@@ -250,18 +258,31 @@ impl Store for FileStore {
 
     /// The record's name must hold a record of ours or nothing: junk of ours
     /// there (a FIFO, a directory) is removed now, before a fetch whose token
-    /// could not be stored; anything else is a store error.
+    /// could not be stored; anything else is a store error. Then a probe
+    /// file as large as any record is written and removed: a full disk (a
+    /// container's 64 MB /dev/shm, no inodes left) fails here, not after a
+    /// fetch whose token every other process would then fetch again.
     fn check_writable(&self, key: &str) -> Result<()> {
         let name = record_name(key);
         let cannot = |e: &io::Error| self.err(&name, "cannot store a record at", e);
         match self.dir.run(|fd| dir::open_file(fd, &name, Access::Read))? {
-            Ok(Found::Ours(_) | Found::Absent) => Ok(()),
+            Ok(Found::Ours(_) | Found::Absent) => {}
             Ok(Found::Junk) => self
                 .dir
                 .run(|fd| dir::remove_junk(fd, &name))?
-                .map_err(|e| cannot(&e)),
-            Err(e) => Err(cannot(&e)),
+                .map_err(|e| cannot(&e))?,
+            Err(e) => return Err(cannot(&e)),
         }
+        let tmp = temp_name(key);
+        let probe = |fd| -> io::Result<()> {
+            let mut f = dir::create_new(fd, &tmp)?;
+            let written = f
+                .write_all(&[b' '; PROBE_BYTES])
+                .and_then(|()| f.sync_all());
+            let _ = dir::remove_junk(fd, &tmp);
+            written
+        };
+        self.dir.run(probe)?.map_err(|e| cannot(&e))
     }
 
     fn describe(&self) -> String {
