@@ -201,7 +201,6 @@ pub(crate) struct MutexGuard<'a, T> {
 }
 
 impl<T> Mutex<T> {
-    #[allow(dead_code)] // the registry's static writer lock uses it next
     pub(crate) const fn new(value: T) -> Self {
         Mutex {
             inner: parking_lot::const_mutex(value),
