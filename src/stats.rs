@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{mono_ms, now_ms};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fork::Mutex;
+use crate::fork::{self, Mutex};
 use crate::log;
 
 /// At most this many upstream calls per app and process in any window of
@@ -25,8 +25,10 @@ pub(crate) const CEILING_WINDOW_MS: u64 = 60_000;
 /// by the cells a re-configure makes: new settings do not reset it).
 #[derive(Default)]
 pub(crate) struct Ceiling {
-    /// When (monotonic) the last upstream calls went out, oldest first.
-    recent: Mutex<VecDeque<u64>>,
+    /// When (monotonic) the last upstream calls went out, oldest first,
+    /// and in which fork generation: a forked child is a process of its
+    /// own and starts with none of its parent's.
+    recent: Mutex<(u64, VecDeque<u64>)>,
 }
 
 impl Ceiling {
@@ -34,7 +36,12 @@ impl Ceiling {
     /// ceiling (a quota-kind error, logged).
     fn admit(&self, app: &str) -> Result<()> {
         let now = mono_ms();
-        let mut recent = self.recent.lock();
+        let generation = fork::generation();
+        let mut guard = self.recent.lock();
+        if guard.0 != generation {
+            *guard = (generation, VecDeque::new());
+        }
+        let recent = &mut guard.1;
         while recent
             .front()
             .is_some_and(|&t| now.saturating_sub(t) >= CEILING_WINDOW_MS)
@@ -46,7 +53,7 @@ impl Ceiling {
             return Ok(());
         }
         let wait_s = (recent[0] + CEILING_WINDOW_MS).saturating_sub(now) / 1000 + 1;
-        drop(recent);
+        drop(guard);
         let err = Error::new(
             ErrorKind::QuotaExhausted,
             format!(
