@@ -206,7 +206,7 @@ if [[ "${VALGRIND:-1}" != 0 ]]; then
             # live owner, so memcheck calls it "definitely lost" at the
             # child's exit: test_fork is checked for memory errors only.
             leaks=(--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
-            [[ $name == test_fork ]] && leaks=(--leak-check=no)
+            [[ $name == test_fork || $name == test_fork_storm ]] && leaks=(--leak-check=no)
             WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} run_test "$name ($kind, valgrind)" \
                 valgrind -q --error-exitcode=99 "${leaks[@]}" --track-origins=yes "$WORK/bin/$name.$kind"
         done
