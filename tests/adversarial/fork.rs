@@ -37,11 +37,19 @@ fn child(mem: &str, file: &str, base: &str) -> i32 {
     cfg.api_base = base.to_string();
     cfg.store = StoreSpec::Memory;
     cfg.name = "fork-storm-child".into();
-    if wxtoken::configure(cfg).is_err() {
+    let Ok(own) = wxtoken::configure(cfg) else {
         return 14;
+    };
+    // A refresh under a name of its own: no cool-down or ceiling inherited.
+    let Ok(before) = wxtoken::get(&own) else {
+        return 15;
+    };
+    match wxtoken::invalidate(&own, &before) {
+        Ok(after) if after != before => {}
+        _ => return 16,
     }
     if wxtoken::get(mem).is_err() {
-        return 15;
+        return 17;
     }
     0
 }
@@ -113,11 +121,17 @@ fn children_forked_during_a_storm_of_calls_never_hang() {
                         }
                     }
                     if i % 10 == 0 {
+                        // The registry's writer, and a real refresh under a
+                        // ceiling of its own (the two apps soon reach theirs).
                         let mut cfg = wxtoken::Config::new(&mem_id, SECRET);
                         cfg.api_base = base.clone();
                         cfg.store = StoreSpec::Memory;
                         cfg.name = format!("storm-{id}-{i}");
-                        let _ = wxtoken::configure(cfg);
+                        if let Ok(name) = wxtoken::configure(cfg) {
+                            if let Ok(t) = wxtoken::get(&name) {
+                                let _ = wxtoken::invalidate(&name, &t);
+                            }
+                        }
                     }
                     i += 1;
                 }

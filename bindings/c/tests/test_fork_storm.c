@@ -63,12 +63,17 @@ static void *hammer(void *arg)
             wxtoken_configure(MEM_APP, "sec-" MEM_APP, mem_options);
         }
         if (i % 25 == 0) {
-            /* A new name: the registry's writer path. */
-            char opts[640];
+            /* A new name: the registry's writer path, and a real refresh
+             * under a fetch ceiling of its own (the apps above soon reach
+             * theirs, 10 a minute, and then only cool down). */
+            char opts[640], token[1024];
             snprintf(name, sizeof name, "storm-%ld-%ld", id, i);
             snprintf(opts, sizeof opts, "%.*s,\"name\":\"%s\"}", (int)strlen(mem_options) - 1,
                      mem_options, name);
             wxtoken_configure(MEM_APP, "sec-" MEM_APP, opts);
+            if (wxtoken_get(name, token, sizeof token, &len) == WXTOKEN_OK) {
+                wxtoken_invalidate(name, token, buf, sizeof buf, &len);
+            }
             wxtoken_status_json(name, buf, sizeof buf, &len);
         }
     }
@@ -76,7 +81,8 @@ static void *hammer(void *arg)
 }
 
 /* Exit codes: 0 ok; 1x a call returned something other than a wxtoken
- * status of a plain failure (a panic, a NULL pointer...). */
+ * status of a plain failure (a panic, a NULL pointer...), or the child's
+ * own refresh (under a name of its own: nothing inherited) failed. */
 static int child(void)
 {
     char buf[4096], token[1024];
@@ -97,7 +103,10 @@ static int child(void)
     snprintf(opts, sizeof opts, "%.*s,\"name\":\"storm-child\"}", (int)strlen(mem_options) - 1,
              mem_options);
     if (wxtoken_configure(MEM_APP, "sec-" MEM_APP, opts) != WXTOKEN_OK) return 18;
-    if (wxtoken_get(MEM_APP, buf, sizeof buf, &len) != WXTOKEN_OK) return 19;
+    if (wxtoken_get("storm-child", token, sizeof token, &len) != WXTOKEN_OK) return 19;
+    if (wxtoken_invalidate("storm-child", token, buf, sizeof buf, &len) != WXTOKEN_OK) return 20;
+    if (strcmp(buf, token) == 0) return 21;
+    if (wxtoken_get(MEM_APP, buf, sizeof buf, &len) != WXTOKEN_OK) return 22;
     return 0;
 }
 
