@@ -180,11 +180,14 @@ impl TokenCell {
             self.start_flight(Reason::Expiring);
             return None;
         }
-        if self.cfg.mode == Mode::Stable && self.stats.wants_verification() {
+        if self.cfg.mode == Mode::Stable
+            && self.stats.wants_verification()
+            && self.start_flight(Reason::Verify)
+        {
             // A normal stable fetch hands back the same token: it proves the
             // secret without side effects (never done in classic mode, where
-            // every fetch kills the token the others are using).
-            self.start_flight(Reason::Verify);
+            // every fetch kills the token the others are using). Once.
+            self.stats.verification_started();
         }
         Some(c.refresh_at_ms)
     }
@@ -257,14 +260,15 @@ impl TokenCell {
     }
 
     /// Starts a refresh unless one is in flight or the cell is cooling down.
-    fn start_flight(self: &Arc<Self>, reason: Reason) {
+    /// True if it started one.
+    fn start_flight(self: &Arc<Self>, reason: Reason) -> bool {
         let mut f = self.flight.lock();
         if f.in_flight() || mono_ms() < f.cooldown_until {
-            return;
+            return false;
         }
         let force = self.claim(&mut f, &reason);
         drop(f);
-        let _ = self.spawn(reason, force);
+        self.spawn(reason, force).is_ok()
     }
 
     /// Joins the refresh in flight, or starts one; returns the landing count

@@ -32,14 +32,16 @@
 //! | `registry.rs` | the table of apps | atomics only; never freed, so never locked |
 //! | `store/memory.rs` | records, leases, fence counter | [`Mutex`] (gate) |
 //! | `store/memory.rs` | `GLOBAL` (Lazy) | forced inside a [`section`]: no fork mid-initialisation |
-//! | `store/file.rs` | `HELD` (Lazy + lock) | to do by its owner: [`Mutex`], claim the path in a short section, open and fcntl outside it |
+//! | `store/file.rs` | `HELD` (Lazy + lock) | to do (the file store is being rewritten): a [`Mutex`] (const, over a `BTreeSet`), the path claimed in one short section, open and fcntl outside it, the claim dropped in another |
 //! | `upstream/agent.rs` | the HTTP agent | an `ArcSwapOption` tagged with the generation; built outside any lock |
 //! | `refresher.rs` | `RUNNING_IN` | an atomic claim (compare-exchange) instead of a lock around the spawn |
 //! | `log.rs` | `ENABLED` | an atomic read of the environment, no Lazy; lines go out in one write(2), not through std's stderr lock |
 //! | `clock.rs` | `START` (fallback only) | never used on Linux (the coarse clocks exist); noted, not gated |
 //! | `fork.rs` | the atfork registration | a load-time constructor, so no fork can fall between claiming and registering |
 //! | `arc_swap` (fresh path) | debt lists | lock-free: a writer never waits for a reader, dead ones included |
-//! | `python.rs` | `ERROR_CLASSES` | initialised under the GIL, which CPython takes before fork |
+//! | `ffi/last_error.rs` | the last error | a thread-local: no lock |
+//! | `python.rs` | `ERROR_CLASSES` | initialised once under the GIL, which CPython holds across fork; not gated (a fork in the middle of that very first initialisation is not covered) |
+//! | std | the environment lock (`Config::from_env`, `log`) | not ours to gate: only a parent thread setting variables at the fork could leave it held |
 
 use std::cell::Cell;
 use std::marker::PhantomData;

@@ -167,13 +167,17 @@ impl Stats {
         self.invalidations.fetch_add(1, Relaxed);
     }
 
-    /// True once, while the secret was never verified nor rejected: the
-    /// stable-mode refresher's cue for its one verifying fetch.
+    /// While the secret was never verified nor rejected, until a verifying
+    /// fetch started: the stable-mode refresher's cue for its one such fetch.
     pub(crate) fn wants_verification(&self) -> bool {
         let c = self.credentials.lock();
         let unknown = c.verified_at_ms.is_none() && c.rejected.is_none();
         drop(c);
-        unknown && !self.verify_asked.swap(true, Relaxed)
+        unknown && !self.verify_asked.load(Relaxed)
+    }
+
+    pub(crate) fn verification_started(&self) {
+        self.verify_asked.store(true, Relaxed);
     }
 
     pub(crate) fn credentials_json(&self) -> Value {
