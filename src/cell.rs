@@ -7,21 +7,21 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, Thread};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Value};
 
 use crate::clock::{mono_ms, now_ms};
 use crate::config::{Config, Mode};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fork;
+use crate::fork::{self, Mutex};
+use crate::log;
 use crate::policy;
 use crate::record::Record;
 use crate::refresh::{Leader, Reason};
-use crate::stats::Stats;
+use crate::stats::{Ceiling, Stats};
 use crate::store::Store;
 
 /// Stable mode may force a new token at most this often (wechat-api.md 2).
@@ -48,6 +48,9 @@ struct Flight {
     cooldown_until: u64,
     /// When stable mode last forced a new token (None: never).
     last_force: Option<u64>,
+    /// Threads waiting for the next landing, parked outside the lock (a
+    /// condvar would re-take the lock on waking, outside the fork gate).
+    waiters: Vec<Thread>,
 }
 
 impl Flight {
@@ -70,20 +73,20 @@ pub(crate) struct TokenCell {
     store: Arc<dyn Store>,
     current: ArcSwapOption<Cached>,
     flight: Mutex<Flight>,
-    landed: Condvar,
     stats: Stats,
 }
 
 impl TokenCell {
-    pub(crate) fn new(cfg: Config, store: Arc<dyn Store>) -> Arc<Self> {
+    /// `ceiling` is the app name's (the registry keeps it): new settings,
+    /// a new cell, the same fetch ceiling.
+    pub(crate) fn new(cfg: Config, store: Arc<dyn Store>, ceiling: Arc<Ceiling>) -> Arc<Self> {
         Arc::new(TokenCell {
             key: cfg.store_key(),
             cfg,
             store,
             current: ArcSwapOption::empty(),
             flight: Mutex::default(),
-            landed: Condvar::new(),
-            stats: Stats::default(),
+            stats: Stats::new(ceiling),
         })
     }
 
@@ -167,11 +170,24 @@ impl TokenCell {
     /// Background refresher's visit: adopt what other processes wrote, start
     /// a refresh when one is due. Returns when the next one is due, if known.
     pub(crate) fn tick(self: &Arc<Self>, now: u64) -> Option<u64> {
+        // Never used: nothing to keep fresh, and no store read either (a
+        // process with many configured apps would read every one's record
+        // twice a second). The first get adopts from the store itself.
+        self.current.load().as_ref()?;
         let _ = self.adopt_from_store();
-        let c = self.current.load_full()?; // never used: nothing to keep fresh
+        let c = self.current.load_full()?;
         if now >= c.refresh_at_ms {
             self.start_flight(Reason::Expiring);
             return None;
+        }
+        if self.cfg.mode == Mode::Stable
+            && self.stats.wants_verification()
+            && self.start_flight(Reason::Verify)
+        {
+            // A normal stable fetch hands back the same token: it proves the
+            // secret without side effects (never done in classic mode, where
+            // every fetch kills the token the others are using). Once.
+            self.stats.verification_started();
         }
         Some(c.refresh_at_ms)
     }
@@ -208,6 +224,7 @@ impl TokenCell {
             "refreshing": f.in_flight(),
             "cooldown_ms": f.cooldown_until.saturating_sub(mono_ms()),
             "last_error": last_error,
+            "credentials": self.stats.credentials_json(),
             "stats": self.stats.to_json(),
         })
     }
@@ -216,7 +233,7 @@ impl TokenCell {
     fn adopt_from_store(&self) -> Result<()> {
         if let Some(rec) = self.store.load(&self.key)? {
             if self.adopt(rec) {
-                self.stats.adopted();
+                self.stats.adopted(&self.cfg.name);
             }
         }
         Ok(())
@@ -243,31 +260,40 @@ impl TokenCell {
     }
 
     /// Starts a refresh unless one is in flight or the cell is cooling down.
-    fn start_flight(self: &Arc<Self>, reason: Reason) {
+    /// True if it started one.
+    fn start_flight(self: &Arc<Self>, reason: Reason) -> bool {
         let mut f = self.flight.lock();
-        if !f.in_flight() && mono_ms() >= f.cooldown_until {
-            let _ = self.launch(&mut f, reason);
+        if f.in_flight() || mono_ms() < f.cooldown_until {
+            return false;
         }
+        let force = self.claim(&mut f, &reason);
+        drop(f);
+        self.spawn(reason, force).is_ok()
     }
 
     /// Joins the refresh in flight, or starts one; returns the landing count
     /// to wait past. During a cool-down, the last error comes back at once.
     fn join_flight(self: &Arc<Self>, reason: Reason) -> Result<u64> {
         let mut f = self.flight.lock();
-        if !f.in_flight() {
-            if mono_ms() < f.cooldown_until {
-                if let Some(err) = &f.last_error {
-                    return Err(err.clone());
-                }
-            }
-            self.launch(&mut f, reason)?;
+        let landing = f.landings;
+        if f.in_flight() {
+            return Ok(landing);
         }
-        Ok(f.landings)
+        if mono_ms() < f.cooldown_until {
+            if let Some(err) = &f.last_error {
+                return Err(err.clone());
+            }
+        }
+        let force = self.claim(&mut f, &reason);
+        drop(f);
+        self.spawn(reason, force)?;
+        Ok(landing)
     }
 
-    /// Spawns the refresh thread. If that fails (thread limits), the failure
-    /// lands at once with a cool-down, so callers get it instead of looping.
-    fn launch(self: &Arc<Self>, f: &mut Flight, reason: Reason) -> Result<()> {
+    /// Marks a flight as running (so no other caller starts one) and decides
+    /// whether it forces a new stable token. The thread starts after the
+    /// lock is let go: no lock is held across a thread spawn.
+    fn claim(&self, f: &mut Flight, reason: &Reason) -> bool {
         let is_report = matches!(reason, Reason::Invalid { .. });
         let mono = mono_ms();
         let force = is_report
@@ -280,21 +306,30 @@ impl TokenCell {
         if is_report {
             self.stats.invalidation();
         }
+        f.running = true;
+        f.fork_gen = fork::generation();
+        force
+    }
+
+    /// Spawns the claimed flight's thread. If that fails (thread limits),
+    /// the failure lands at once with a cool-down, so callers get it
+    /// instead of looping.
+    fn spawn(self: &Arc<Self>, reason: Reason, force: bool) -> Result<()> {
         let cell = Arc::clone(self);
         let spawned = thread::Builder::new()
             .name("wxtoken-refresh".into())
             .spawn(move || cell.fly(reason, force));
-        if let Err(e) = spawned {
-            let err = Error::new(
-                ErrorKind::Upstream,
-                format!("cannot start a refresh thread: {}", e.kind()),
-            );
-            f.failed(err.clone());
-            return Err(err);
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = Error::new(
+                    ErrorKind::Upstream,
+                    format!("cannot start a refresh thread: {}", e.kind()),
+                );
+                self.land(Err(err.clone()));
+                Err(err)
+            }
         }
-        f.running = true;
-        f.fork_gen = fork::generation();
-        Ok(())
     }
 
     /// The refresh thread's body: lead (or follow) the refresh, adopt, land.
@@ -314,40 +349,82 @@ impl TokenCell {
                     ErrorKind::Upstream,
                     "the refresh thread panicked",
                 ))
-            });
+            })
+            .and_then(|rec| self.answers(&reason, rec));
         if let Ok(rec) = &result {
             self.adopt(rec.clone());
         }
+        self.land(result.map(drop));
+    }
+
+    /// A refresh must end with a record that answers why it ran: valid and
+    /// outside the refresh margin, or (for a report) valid and not the
+    /// reported token of that generation. A store
+    /// that keeps something else (a record it will not let us replace, say
+    /// one claiming a far-future fetch or a huge fence) would otherwise have
+    /// every waiter start the next refresh at once, and spend the quota in
+    /// a second: it lands as an error, and the cell cools down.
+    fn answers(&self, reason: &Reason, rec: Record) -> Result<Record> {
+        let now = now_ms();
+        let margin = self.cfg.refresh_margin.as_millis() as u64;
+        let unanswered = match reason {
+            Reason::Verify => !rec.is_valid(now),
+            _ => reason.needs_fetch(Some(&rec), now, margin),
+        };
+        if !unanswered {
+            return Ok(rec);
+        }
+        let err = Error::new(
+            ErrorKind::Store,
+            "the store kept a record that does not answer the refresh \
+             (expired, or the reported token) and refused the fetched one",
+        );
+        log::info(format_args!("{}: {err}", self.cfg.name));
+        Err(err)
+    }
+
+    /// Ends the flight: records its outcome, wakes its waiters.
+    fn land(&self, result: Result<()>) {
         let mut f = self.flight.lock();
         f.running = false;
         f.landings += 1;
         match result {
-            Ok(_) => {
+            Ok(()) => {
                 f.last_error = None;
                 f.failures_in_row = 0;
                 f.cooldown_until = 0;
             }
             Err(err) => f.failed(err),
         }
+        let waiters = std::mem::take(&mut f.waiters);
         drop(f);
-        self.landed.notify_all();
+        for w in waiters {
+            w.unpark();
+        }
     }
 
     /// Waits until the flight after `landing` lands, at most until `deadline`
-    /// (monotonic). Its error, if it failed, is the caller's.
+    /// (monotonic). Its error, if it failed, is the caller's. Parks outside
+    /// the lock; a spurious or stale wake-up just looks again.
     fn wait_landing(&self, landing: u64, deadline: u64) -> Result<()> {
-        let mut f = self.flight.lock();
-        while f.landings == landing && f.in_flight() {
+        let me = thread::current();
+        loop {
+            let mut f = self.flight.lock();
+            if f.landings != landing || !f.in_flight() {
+                return match &f.last_error {
+                    Some(err) if f.landings != landing => Err(err.clone()),
+                    _ => Ok(()),
+                };
+            }
             let now = mono_ms();
             if now >= deadline {
                 return Err(self.timed_out());
             }
-            self.landed
-                .wait_for(&mut f, Duration::from_millis(deadline - now));
-        }
-        match &f.last_error {
-            Some(err) if f.landings != landing => Err(err.clone()),
-            _ => Ok(()),
+            if !f.waiters.iter().any(|w| w.id() == me.id()) {
+                f.waiters.push(me.clone());
+            }
+            drop(f);
+            thread::park_timeout(Duration::from_millis(deadline - now));
         }
     }
 

@@ -32,12 +32,14 @@ pub(crate) fn refresh_budget(timeout: Duration) -> Duration {
 
 /// How long to answer `err` at once, without an upstream call, after the
 /// `failures_in_row`-th failed refresh. Rejected credentials and IPs do not
-/// heal by themselves; quotas heal on their own clock; transient trouble
-/// backs off from 1 s up to 30 s.
+/// heal by themselves; quotas heal on their own clock (the local fetch
+/// ceiling, errcode 0, within its 60 s window); transient trouble and a
+/// store that keeps an unusable record back off from 1 s up to 30 s.
 pub(crate) fn cooldown(err: &Error, failures_in_row: u32) -> Duration {
     let ms = match err.kind() {
         ErrorKind::CredentialsRejected | ErrorKind::IpNotAllowed => 60_000,
         ErrorKind::QuotaExhausted if err.errcode() == 45011 => 60_000,
+        ErrorKind::QuotaExhausted if err.errcode() == 0 => crate::stats::CEILING_WINDOW_MS,
         ErrorKind::QuotaExhausted => 300_000,
         _ => (1000u64 << failures_in_row.saturating_sub(1).min(5)).min(30_000),
     };

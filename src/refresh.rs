@@ -27,6 +27,9 @@ pub(crate) enum Reason {
     /// A business call was told `bad` is bad; `seen_gen` is the generation
     /// of the newest record holding it when the report was made.
     Invalid { bad: Arc<str>, seen_gen: u64 },
+    /// Stable mode only: one normal fetch to prove this process's secret
+    /// (it hands back the same token, so it costs the others nothing).
+    Verify,
 }
 
 impl Reason {
@@ -34,6 +37,7 @@ impl Reason {
         let Some(held) = held else { return true };
         match self {
             Reason::Expiring => now >= held.refresh_at_ms(margin_ms),
+            Reason::Verify => true,
             Reason::Invalid { bad, seen_gen } => {
                 !held.is_valid(now) || !held.answers(bad, *seen_gen)
             }
@@ -154,12 +158,15 @@ impl Leader<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.stats.upstream_call();
+            self.stats.admit_fetch(&self.cfg.name)?;
             let err = match upstream::fetch(self.cfg, force) {
-                Ok(fetched) => return Ok(fetched),
+                Ok(fetched) => {
+                    self.stats.fetch_succeeded();
+                    return Ok(fetched);
+                }
                 Err(err) => err,
             };
-            self.stats.upstream_failure();
+            self.stats.upstream_failure(&self.cfg.name, &err);
             let delay = policy::retry_delay(attempt);
             let next_try_ends =
                 mono_ms().saturating_add(ms(delay.saturating_add(self.cfg.timeout)));

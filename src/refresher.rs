@@ -3,10 +3,9 @@
 //! started on first use (never at load) and again in a forked child, which
 //! inherits no threads.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use crate::clock::now_ms;
 use crate::fork;
@@ -19,24 +18,31 @@ use crate::registry;
 pub(crate) const POLL_MS: u64 = 500;
 const MIN_SLEEP_MS: u64 = 10;
 
-/// The fork generation whose refresher thread is running.
-static RUNNING_IN: Mutex<Option<u64>> = Mutex::new(None);
+/// 1 + the fork generation whose refresher thread runs (0: none yet). An
+/// atomic claim, not a lock: no lock may be held across a thread spawn
+/// (a fork then would leave it held in the child).
+static RUNNING_IN: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn ensure_running() {
-    let generation = fork::generation();
-    let mut running = RUNNING_IN.lock();
-    if *running == Some(generation) {
-        return;
+    let want = fork::generation() + 1;
+    let seen = RUNNING_IN.load(Ordering::Acquire);
+    if seen == want
+        || RUNNING_IN
+            .compare_exchange(seen, want, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return; // running, or another thread is starting it
     }
-    match thread::Builder::new()
+    if let Err(e) = thread::Builder::new()
         .name("wxtoken-refresher".into())
         .spawn(run)
     {
-        Ok(_) => *running = Some(generation),
-        Err(e) => log::info(format_args!(
+        // Give the claim back, so that a later call tries again.
+        let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
+        log::info(format_args!(
             "cannot start the refresher thread: {}",
             e.kind()
-        )),
+        ));
     }
 }
 

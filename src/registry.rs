@@ -1,26 +1,143 @@
-//! The global registry: app name -> token cell, read without locks. Writers
-//! (configure) copy the map and swap it in; there are few apps and they are
-//! configured rarely.
+//! The global registry: app name -> token cell, read without locks.
+//!
+//! An open-addressing table of entries, append-only: apps are configured,
+//! re-configured (the entry's cell is swapped) but never removed. A reader
+//! loads the table pointer, probes, and loads the entry's cell: atomics
+//! only, no lock, no allocation, and no reference count on the table.
+//! A writer (configure, serialised by one lock) adds an entry in place, so
+//! configuring N apps costs O(N) in all, amortised over doublings (the old
+//! copy-the-map-per-configure design made it O(N^2): 20k apps took 15 s).
+//! Entries and outgrown tables are never freed: readers may still be in
+//! them, and freeing them safely would need a reclamation scheme on the
+//! fresh path. Their memory is bounded: one entry per name ever
+//! configured, and the outgrown tables sum to less than the current one.
 
+use std::hash::BuildHasher;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-use once_cell::sync::Lazy;
-use rustc_hash::FxHashMap;
+use arc_swap::{ArcSwap, Guard};
+use rustc_hash::FxBuildHasher;
 use serde_json::Value;
 
 use crate::cell::TokenCell;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork;
 use crate::refresher;
+use crate::stats::Ceiling;
 use crate::store;
 use crate::token::Token;
 
+/// One app name, for the life of the process.
+struct Entry {
+    hash: u64,
+    name: Box<str>,
+    cell: ArcSwap<TokenCell>,
+    /// The fetch ceiling: per name, kept across re-configures.
+    ceiling: Arc<Ceiling>,
+}
+
+struct Table {
+    /// Power-of-two length, at most half full, so every probe ends.
+    slots: Box<[AtomicPtr<Entry>]>,
+    /// Entries in `slots`; changed by the writer only.
+    len: AtomicUsize,
+    /// The table this one outgrew, kept reachable (see the module doc):
+    /// never read, but leak checkers see it held.
+    #[allow(dead_code)]
+    older: AtomicPtr<Table>,
+}
+
+const FIRST_SLOTS: usize = 64;
+
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(ptr::null_mut());
+static WRITER: fork::Mutex<()> = fork::Mutex::new(());
+
 /// FxHash: app names come from the program's own configuration, not from an
 /// attacker, and hashing them is most of a fresh get's cost with SipHash.
-type Cells = FxHashMap<String, Arc<TokenCell>>;
+fn hash(name: &str) -> u64 {
+    FxBuildHasher.hash_one(name)
+}
 
-static CELLS: Lazy<ArcSwap<Cells>> = Lazy::new(|| ArcSwap::from_pointee(Cells::default()));
+impl Table {
+    fn with_slots(n: usize, older: *mut Table) -> Table {
+        Table {
+            slots: (0..n).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            len: AtomicUsize::new(0),
+            older: AtomicPtr::new(older),
+        }
+    }
+
+    fn find(&self, hash: u64, name: &str) -> Option<&'static Entry> {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let p = self.slots[i].load(Ordering::Acquire);
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: non-null slots point to leaked entries, never freed.
+            let e: &'static Entry = unsafe { &*p };
+            if e.hash == hash && *e.name == *name {
+                return Some(e);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Puts `e` in the first free slot of its probe sequence (writer only).
+    fn place(&self, e: &'static Entry) {
+        let mask = self.slots.len() - 1;
+        let mut i = e.hash as usize & mask;
+        while !self.slots[i].load(Ordering::Relaxed).is_null() {
+            i = (i + 1) & mask;
+        }
+        self.slots[i].store(ptr::from_ref(e).cast_mut(), Ordering::Release);
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &'static Entry> + '_ {
+        self.slots.iter().filter_map(|s| {
+            let p = s.load(Ordering::Acquire);
+            // SAFETY: as in `find`.
+            (!p.is_null()).then(|| unsafe { &*p })
+        })
+    }
+}
+
+fn table() -> Option<&'static Table> {
+    let p = TABLE.load(Ordering::Acquire);
+    // SAFETY: tables are leaked once published, never freed.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+#[inline]
+fn find(name: &str) -> Option<&'static Entry> {
+    table()?.find(hash(name), name)
+}
+
+/// Adds a new name (under WRITER): in place, or into a table twice the
+/// size when this one would be more than half full.
+fn insert(e: &'static Entry) {
+    let current = table();
+    let table = match current {
+        Some(t) if (t.len.load(Ordering::Relaxed) + 1) * 2 <= t.slots.len() => t,
+        _ => {
+            let slots = current.map_or(FIRST_SLOTS, |t| t.slots.len() * 2);
+            let older = current.map_or(ptr::null_mut(), |t| ptr::from_ref(t).cast_mut());
+            let bigger = Table::with_slots(slots, older);
+            for old in current.into_iter().flat_map(Table::entries) {
+                bigger.place(old);
+            }
+            let bigger: &'static Table = Box::leak(Box::new(bigger));
+            TABLE.store(ptr::from_ref(bigger).cast_mut(), Ordering::Release);
+            bigger
+        }
+    };
+    table.place(e);
+}
 
 /// Registers (or replaces) an app; returns the name to pass to [`get`].
 /// Re-configuring with other settings swaps in a new cell: calls in flight
@@ -30,17 +147,30 @@ static CELLS: Lazy<ArcSwap<Cells>> = Lazy::new(|| ArcSwap::from_pointee(Cells::d
 pub fn configure(cfg: Config) -> Result<String> {
     cfg.validate()?;
     let name = cfg.name.clone();
-    if CELLS.load().get(&name).is_some_and(|c| c.cfg == cfg) {
+    if find(&name).is_some_and(|e| e.cell.load().cfg == cfg) {
         refresher::ensure_running();
         return Ok(name);
     }
+    // Opened before the lock: no lock is held across file system calls.
     let store = store::open(&cfg)?;
-    let cell = TokenCell::new(cfg, store);
-    CELLS.rcu(|cells| {
-        let mut cells = Cells::clone(cells);
-        cells.insert(name.clone(), cell.clone());
-        cells
-    });
+    let replaced = {
+        let _writer = WRITER.lock();
+        match find(&name) {
+            Some(e) => Some(e.cell.swap(TokenCell::new(cfg, store, e.ceiling.clone()))),
+            None => {
+                let ceiling = Arc::<Ceiling>::default();
+                let entry = Box::leak(Box::new(Entry {
+                    hash: hash(&name),
+                    name: name.as_str().into(),
+                    cell: ArcSwap::new(TokenCell::new(cfg, store, ceiling.clone())),
+                    ceiling,
+                }));
+                insert(entry);
+                None
+            }
+        }
+    };
+    drop(replaced); // outside the lock: a cell's drop may close a store
     refresher::ensure_running();
     Ok(name)
 }
@@ -57,13 +187,11 @@ pub fn get(app: &str) -> Result<Token> {
 /// Runs `f` on the token without copying it: the bindings copy it straight
 /// into the caller's buffer or string.
 pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
-    {
-        let cells = CELLS.load();
-        if let Some(cell) = cells.get(app) {
-            let guard = cell.current_guard();
-            if let Some(token) = TokenCell::fresh_in(&guard) {
-                return Ok(f(token));
-            }
+    if let Some(e) = find(app) {
+        let cell = e.cell.load();
+        let guard = cell.current_guard();
+        if let Some(token) = TokenCell::fresh_in(&guard) {
+            return Ok(f(token));
         }
     }
     let token = cell(app)?.get()?;
@@ -75,8 +203,8 @@ pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
 /// an interpreter lock before they may wait (Python's GIL) try this first.
 #[inline]
 pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<R> {
-    let cells = CELLS.load();
-    let guard = cells.get(app)?.current_guard();
+    let cell: Guard<Arc<TokenCell>> = find(app)?.cell.load();
+    let guard = cell.current_guard();
     TokenCell::fresh_in(&guard).map(f)
 }
 
@@ -120,7 +248,11 @@ pub fn call<T>(app: &str, mut f: impl FnMut(&str) -> Attempt<T>) -> Result<T> {
 }
 
 pub(crate) fn cells() -> Vec<Arc<TokenCell>> {
-    CELLS.load().values().cloned().collect()
+    table()
+        .into_iter()
+        .flat_map(Table::entries)
+        .map(|e| e.cell.load_full())
+        .collect()
 }
 
 /// The slow-path lookup: also configures an app named by the `WXTOKEN_*`
@@ -130,14 +262,14 @@ fn cell(app: &str) -> Result<Arc<TokenCell>> {
         return Err(Error::invalid("app name is empty"));
     }
     refresher::ensure_running();
-    if let Some(cell) = CELLS.load().get(app) {
-        return Ok(cell.clone());
+    if let Some(e) = find(app) {
+        return Ok(e.cell.load_full());
     }
     if let Ok(cfg) = Config::from_env() {
         if cfg.name == app {
             configure(cfg)?;
-            if let Some(cell) = CELLS.load().get(app) {
-                return Ok(cell.clone());
+            if let Some(e) = find(app) {
+                return Ok(e.cell.load_full());
             }
         }
     }

@@ -121,7 +121,7 @@ apps="$WORK/apps.json"
         wxcflt0000000001 wxcflt0000000002 wxcflt0000000003 wxcflt0000000004 \
         wxcflt0000000005 wxcflt0000000006 wxcflt0000000007 wxcflt0000000008 \
         wxcthr0000000001 wxclong000000001 wxcexample000001 \
-        wxcfork000000001 wxcfork000000002; do
+        wxcfork000000001 wxcfork000000002 wxcstorm00000001 wxcstorm00000002; do
         printf '%s{"appid":"%s","secret":"sec-%s","platform":"mp"}\n' "$sep" "$id" "$id"
         sep=","
     done
@@ -233,7 +233,7 @@ if [[ "${VALGRIND:-1}" != 0 ]]; then
             # live owner, so memcheck calls it "definitely lost" at the
             # child's exit: test_fork is checked for memory errors only.
             leaks=(--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
-            [[ $name == test_fork ]] && leaks=(--leak-check=no)
+            [[ $name == test_fork || $name == test_fork_storm ]] && leaks=(--leak-check=no)
             WXTOKEN_TEST_ITERS=${VALGRIND_ITERS:-200} WXTOKEN_FUZZ_SECONDS=${FUZZ_VALGRIND_SECONDS:-5} \
                 run_test "$name ($kind, valgrind)" \
                 valgrind -q --error-exitcode=99 "${leaks[@]}" --track-origins=yes "$WORK/bin/$name.$kind"

@@ -1,17 +1,17 @@
 //! The memory store: one map per process. It outlives the token cells, so a
 //! re-configured app keeps its token instead of fetching (and killing) it anew.
+//! Its locks are fork-gated (`fork::Mutex`): a child never finds one held.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use once_cell::sync::Lazy;
-use parking_lot::Mutex;
 
 use super::{RefreshLock, Store};
 use crate::clock::mono_ms;
 use crate::error::Result;
-use crate::fork;
+use crate::fork::{self, Mutex};
 use crate::record::Record;
 
 /// A held lock: who holds it (its fence), until when (ms), taken in which
@@ -36,6 +36,8 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn global() -> Arc<dyn Store> {
         static GLOBAL: Lazy<Arc<MemoryStore>> = Lazy::new(Arc::default);
+        // Initialised inside a section: no fork can find it half-made.
+        let _section = fork::section();
         GLOBAL.clone()
     }
 }

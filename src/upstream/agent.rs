@@ -1,15 +1,17 @@
 //! The HTTP agent and its connection pool, rebuilt in a forked child so that
-//! parent and child never share a socket.
+//! parent and child never share a socket. No lock: the agent is built
+//! outside any critical section (a fork while a lock is held across the
+//! build would leave the child blocked on it) and swapped in atomically.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use once_cell::sync::Lazy;
-use parking_lot::Mutex;
+use arc_swap::ArcSwapOption;
 
 use crate::fork;
 
-static AGENT: Lazy<Mutex<(u64, ureq::Agent)>> =
-    Lazy::new(|| Mutex::new((fork::generation(), build())));
+/// The agent and the fork generation it was built in.
+static AGENT: ArcSwapOption<(u64, ureq::Agent)> = ArcSwapOption::const_empty();
 
 fn build() -> ureq::Agent {
     ureq::AgentBuilder::new()
@@ -20,12 +22,17 @@ fn build() -> ureq::Agent {
         .build()
 }
 
-/// The agent of this process image (a clone shares the pool).
+/// The agent of this process image (a clone shares the pool). Two threads
+/// that find none may both build one; the last stored wins, the other
+/// serves its one call and is dropped.
 pub(super) fn current() -> ureq::Agent {
     let generation = fork::generation();
-    let mut slot = AGENT.lock();
-    if slot.0 != generation {
-        *slot = (generation, build());
+    if let Some(slot) = AGENT.load().as_deref() {
+        if slot.0 == generation {
+            return slot.1.clone();
+        }
     }
-    slot.1.clone()
+    let agent = build();
+    AGENT.store(Some(Arc::new((generation, agent.clone()))));
+    agent
 }

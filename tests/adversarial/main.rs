@@ -2,10 +2,14 @@
 //! test against the simulator over real HTTP, the CLI as a real process, or
 //! the C ABI, as a user meets the behaviour.
 
-#[allow(dead_code)]
+#[allow(dead_code)] // each topic uses a part of the core helpers
 #[path = "../core/support.rs"]
 mod support;
 
+mod credentials;
 mod ffi;
 mod file_store;
+mod fork;
 mod input;
+mod quota;
+mod registry;
