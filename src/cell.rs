@@ -99,6 +99,16 @@ impl TokenCell {
         if let Some(token) = Self::fresh_in(&self.current_guard()).cloned() {
             return Ok(token);
         }
+        // Stale-while-refresh with no store I/O on the caller's thread: the
+        // refresh re-reads the store under its lock and adopts what another
+        // process wrote. A store round trip here (Redis) would make every
+        // call in the margin wait on the network, or on a Redis that hangs.
+        if let Some(c) = self.current.load_full() {
+            if c.rec.is_valid(now_ms()) {
+                self.start_flight(Reason::Expiring);
+                return Ok(c.rec.token.clone());
+            }
+        }
         let deadline = self.deadline();
         let mut store_err = self.adopt_from_store().err();
         for round in 0.. {

@@ -223,3 +223,49 @@ fn a_hung_redis_never_holds_up_business_calls() {
     );
     assert_eq!(server.token_calls(&id), 1, "no fetch while Redis hangs");
 }
+
+/// Inside the refresh margin a valid token is served with no Redis round
+/// trip on the caller's thread: only the one refresh reads the store. (Each
+/// get used to run the load script, queueing every business call of the
+/// process on one connection, and on a Redis that hangs.)
+#[test]
+fn gets_in_the_refresh_margin_make_no_redis_round_trip() {
+    let redis = RedisServer::start(&[]);
+    let id = appid("rmargin");
+    // A 4 s token: fresh for 2 s (the margin is capped at half its life),
+    // then inside the margin.
+    let server = mock_for(&id, 4, 0);
+    let app = configure(&server, &id, |c| {
+        c.store = StoreSpec::Redis(redis.url());
+    });
+    let token = wxtoken::get(&app).unwrap();
+    // The refresh the margin starts hangs upstream: the margin lasts.
+    server.set_fault(wxtoken::mock::Fault::Slow(Duration::from_secs(3)), None);
+    thread::sleep(Duration::from_millis(2100));
+    let calls = |conn: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+        info.lines()
+            .filter(|l| l.starts_with("cmdstat_"))
+            .filter_map(|l| {
+                l.split("calls=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    };
+    let mut admin = redis.admin(&redis.url());
+    let before = calls(&mut admin);
+    for _ in 0..500 {
+        assert_eq!(wxtoken::get(&app).unwrap(), token, "stale-while-refresh");
+    }
+    let after = calls(&mut admin);
+    // The INFO itself, the one refresh's lock/load, the refresher's polls.
+    assert!(
+        after - before < 50,
+        "500 gets in the margin made {} Redis commands",
+        after - before
+    );
+}
