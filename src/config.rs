@@ -194,7 +194,8 @@ impl Config {
             }
             if !OPTION_NAMES.contains(&key.as_str()) {
                 return Err(Error::invalid(format!(
-                    "unknown option '{key}' (known: {})",
+                    "unknown option '{}' (known: {})",
+                    crate::error::shortened(key),
                     OPTION_NAMES.join(", ")
                 )));
             }
@@ -689,6 +690,13 @@ mod tests {
         assert_eq!(c.refresh_margin, Duration::from_secs(300));
         assert_eq!(c.timeout, Duration::from_millis(5000));
         assert_eq!(c.wait, Duration::from_millis(10000));
+    }
+
+    #[test]
+    fn an_unknown_option_is_quoted_shortened() {
+        let key = "k".repeat(1 << 20);
+        let e = parse(json!({ key: 1 })).unwrap_err().to_string();
+        assert!(e.len() < 400, "{} bytes", e.len());
     }
 
     #[test]

@@ -167,6 +167,14 @@ pub fn is_bad_token_errcode(errcode: i64) -> bool {
     BAD_TOKEN_ERRCODES.contains(&errcode)
 }
 
+/// A caller's string quoted in a message: at most 64 characters of it.
+pub(crate) fn shortened(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -277,15 +277,7 @@ fn cell(app: &str) -> Result<Arc<TokenCell>> {
         ErrorKind::NotConfigured,
         format!(
             "app '{}' is not configured (call configure, or set WXTOKEN_APPID and WXTOKEN_SECRET)",
-            shortened(app)
+            crate::error::shortened(app)
         ),
     ))
-}
-
-/// A caller's string quoted in a message: at most 64 characters of it.
-fn shortened(text: &str) -> String {
-    match text.char_indices().nth(64) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
 }
