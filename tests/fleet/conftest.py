@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,8 +34,15 @@ RELEASE = ROOT / "target" / "release"
 _spec = importlib.util.spec_from_file_location("cross_support", ROOT / "tests" / "cross" / "conftest.py")
 _cross = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_cross)
-Mock = _cross.Mock
 SECRET = _cross.SECRET
+
+
+class Mock(_cross.Mock):
+    def admin(self, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.base}/mock/{path}", data=data)
+        with urllib.request.urlopen(req, timeout=10) as r:  # bounded, unlike tests/cross
+            return json.load(r)
 
 
 def wait_until(what: str, cond, timeout: float, workers=(), every: float = 0.02):
@@ -221,8 +229,10 @@ class Host:
 
 
 def worker_env(mock: Mock, store: str, margin_s: int = 300, **extra: str) -> dict[str, str]:
+    """The workers' configuration, all from WXTOKEN_* (none inherited but WXTOKEN_LOG)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("WXTOKEN_") or k == "WXTOKEN_LOG"}
     return dict(
-        os.environ,
+        base,
         WXTOKEN_APPID=mock.appid,
         WXTOKEN_SECRET=SECRET,
         WXTOKEN_API_BASE=mock.base,
@@ -235,8 +245,7 @@ def worker_env(mock: Mock, store: str, margin_s: int = 300, **extra: str) -> dic
 
 def accepted(mock: Mock, token: str) -> bool:
     """The simulator's business check: does the platform take `token` now?"""
-    import urllib.request
-    with urllib.request.urlopen(f"{mock.base}/cgi-bin/get_api_domain_ip?access_token={token}") as r:
+    with urllib.request.urlopen(f"{mock.base}/cgi-bin/get_api_domain_ip?access_token={token}", timeout=10) as r:
         return "errcode" not in json.load(r)
 
 
