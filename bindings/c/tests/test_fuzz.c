@@ -480,13 +480,14 @@ static void after(worker_t *w, int func, wxtoken_status st, unsigned allowed)
         if (!utf8_valid((const unsigned char *)msg.p, msg.n)) {
             violation(w, "last error is not UTF-8");
         }
-        int wechat = st == WXTOKEN_CREDENTIALS_REJECTED || st == WXTOKEN_IP_NOT_ALLOWED ||
-                     st == WXTOKEN_QUOTA_EXHAUSTED;
+        /* Only the platform rejects credentials or an IP; a quota can also
+         * be wxtoken's own (the per-process fetch ceiling), with no errcode. */
+        int wechat = st == WXTOKEN_CREDENTIALS_REJECTED || st == WXTOKEN_IP_NOT_ALLOWED;
         if (code != 0) {
             char tail[48];
             snprintf(tail, sizeof tail, " (errcode %lld)", (long long)code);
             size_t tl = strlen(tail);
-            if (!(wechat || st == WXTOKEN_UPSTREAM) || msg.n < tl ||
+            if (!(wechat || st == WXTOKEN_QUOTA_EXHAUSTED || st == WXTOKEN_UPSTREAM) || msg.n < tl ||
                 strcmp(msg.p + msg.n - tl, tail) != 0) {
                 violation(w, "%s with errcode %lld and '%.300s'", STATUS_NAMES[st],
                           (long long)code, msg.p);
@@ -1211,6 +1212,11 @@ static void do_invalidate(worker_t *w)
     out_snapshot(&o);
     unsigned faults = arg_fault(&app, 0) | (in_place ? 0 : arg_fault(&bad, 0)) | out_fault(&o, 1);
     unsigned allowed = token_mask(state, faults, app.p && app.utf8 && app.seen == 0);
+    if (!faults && state == 3) {
+        /* Reporting the calm app's current token over and over meets the
+         * per-process fetch ceiling (10 a minute): a quota, by design. */
+        allowed |= BIT(WXTOKEN_QUOTA_EXHAUSTED);
+    }
     if (!faults && bad_empty) {
         /* The app's absence or the empty token: either may be found first. */
         allowed = BIT(WXTOKEN_INVALID_ARGUMENT) | (state == 0 || state == 2 ? BIT(WXTOKEN_NOT_CONFIGURED) : 0);
