@@ -84,7 +84,11 @@ impl Leader<'_> {
     ) -> Result<Record> {
         let margin = ms(self.cfg.refresh_margin);
         let lease = lease(self.cfg);
-        let deadline = mono_ms().saturating_add(ms(lease));
+        // One lease for the holder to finish (or its lease to run out), one
+        // more for whoever takes over to fetch: a waiter that gave up after
+        // one lease from its own start quit just before the taker landed.
+        // Callers are bounded by wait_ms regardless (cell.rs).
+        let deadline = mono_ms().saturating_add(ms(lease).saturating_mul(2));
         loop {
             if let Some(lock) = self.store.try_lock(self.key, lease)? {
                 let held = self.store.load(self.key)?;

@@ -89,8 +89,6 @@ def test_a_leader_stopped_past_its_lease_is_taken_over_and_adopts_on_resume(redi
     assert mock.refused_checks() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: a follower gives up after one lease from its own start "
-                   "(refresh.rs, Leader::run's deadline), before the taker's fetch lands, although wait_ms is not spent")
 def test_processes_waiting_since_the_lock_was_taken_get_the_takers_token(redis, hosts, mock_factory):
     mock = mock_factory("wxfleet00000006")
     mock.admin("fault", {"mode": "slow", "delay_ms": 20000, "count": 1})

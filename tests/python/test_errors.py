@@ -199,13 +199,14 @@ def test_huge_strings_give_clear_errors(mock: Mock) -> None:
         wxtoken.configure("wxappid", "secret", store="memory", name=huge)
     with pytest.raises(wxtoken.InvalidArgument):
         wxtoken.configure("wxappid", "secret", store="memory", api_base=huge)
-    # A 1 MB secret is the upstream's to refuse; whatever it says, the secret is not in it.
+    # A 1 MB secret is refused before anything is sent (secrets are at most
+    # 4096 bytes), and the refusal does not quote it.
     appid, _ = mock.new_app()
     huge_secret = "S" + secrets.token_hex(MB // 2)
-    app = wxtoken.configure(appid, huge_secret, api_base=mock.url, store="memory", timeout_ms=3000, wait_ms=5000)
-    with pytest.raises(wxtoken.WxTokenError) as info:
-        wxtoken.get_token(app)
+    with pytest.raises(wxtoken.InvalidArgument, match="4096") as info:
+        wxtoken.configure(appid, huge_secret, api_base=mock.url, store="memory")
     assert huge_secret[:64] not in repr(info.value) + str(info.value.args)
+    assert mock.fetches(appid) == 0
 
 
 def test_strings_that_are_not_utf8_encodable() -> None:
