@@ -129,12 +129,24 @@ impl TokenCell {
             // Each round waits for a landing; this bounds the rounds too
             // (the first always runs, so wait_ms = 0 still starts a refresh).
             if round > 0 && mono_ms() >= deadline {
-                return Err(self.timed_out());
+                return self.last_look().ok_or_else(|| self.timed_out());
             }
             let landing = self.join_flight(Reason::Expiring)?;
-            self.wait_landing(landing, deadline)?;
+            if let Err(err) = self.wait_landing(landing, deadline) {
+                return self.last_look().ok_or(err);
+            }
         }
         unreachable!("the rounds end by returning")
+    }
+
+    /// Before a `get` gives up (time is up, or our refresh failed): a valid
+    /// record another process wrote meanwhile still answers it. A process
+    /// stopped past wait_ms (SIGSTOP, a debugger) resumes on the token the
+    /// process that took over fetched, instead of a timeout.
+    fn last_look(&self) -> Option<Arc<str>> {
+        let _ = self.adopt_from_store();
+        let c = self.current.load_full()?;
+        c.rec.is_valid(now_ms()).then(|| c.rec.token.clone())
     }
 
     /// A business call was told `bad` is bad: refresh once if it is still

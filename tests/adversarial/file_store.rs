@@ -307,7 +307,14 @@ fn a_stopped_leader_is_taken_over_when_its_lease_ends() {
     server.set_fault(Fault::Slow(Duration::from_millis(1500)), Some(1));
     // timeout 2000 ms: a lease of 3 x 2000 + 900 (backoff) + 2000 ms.
     let lease = Duration::from_millis(8900);
-    let stopped = Proc::spawn(cli(&server, &id, &dir, &["token", "--timeout-ms", "2000"]));
+    // Its wait_ms runs out while it is stopped: resumed, it must still end
+    // on the taker's token (a last look at the store), not on a timeout.
+    let stopped = Proc::spawn(cli(
+        &server,
+        &id,
+        &dir,
+        &["token", "--timeout-ms", "2000", "--wait-ms", "5000"],
+    ));
     wait_until("the leader calls upstream", secs(10.0), || {
         server.token_calls(&id) == 1
     });
