@@ -1,6 +1,9 @@
 //! The `wxtoken` command: token, invalidate and status for shell scripts and
-//! cron jobs, and `mock`, the offline WeChat simulator. Conversion only: all
-//! token logic is the library's.
+//! cron jobs, `serve`, the control server for every language, and `mock`,
+//! the offline WeChat simulator. Conversion only: all token logic is the
+//! library's.
+
+mod serve;
 
 use std::process::ExitCode;
 
@@ -15,6 +18,8 @@ USAGE
   wxtoken invalidate --token T [OPTIONS]  report T as refused by a business call
                                           (40001/40014/42001); print the good token
   wxtoken status     [OPTIONS]            print the app's state as JSON
+  wxtoken serve --config serve.toml       the control server: apps and clients
+                                          from one file (see: wxtoken serve --help)
   wxtoken mock       [MOCK OPTIONS]       run the offline WeChat simulator
                                           (see: wxtoken mock --help)
   wxtoken --help | --version
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
             println!("wxtoken {}", wxtoken::VERSION);
             ExitCode::SUCCESS
         }
+        Some("serve") => run_serve(&args[1..]),
         Some("mock") => ExitCode::from(wxtoken::mock::run_cli(&args[1..]).clamp(0, 255) as u8),
         Some(cmd @ ("token" | "invalidate" | "status")) => match run(cmd, &args[1..]) {
             Ok(out) => {
@@ -97,6 +103,54 @@ fn main() -> ExitCode {
                 "wxtoken: unknown command (the first argument must be token, invalidate, \
                  status or mock; try: wxtoken --help)"
             );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_serve(args: &[String]) -> ExitCode {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(
+        name = "wxtoken serve",
+        about = "The central control server (docs/serve.md)"
+    )]
+    struct Serve {
+        #[command(flatten)]
+        args: serve::ServeArgs,
+    }
+    let parsed = match Serve::try_parse_from(
+        std::iter::once("wxtoken serve".to_string()).chain(args.iter().cloned()),
+    ) {
+        Ok(p) => p,
+        Err(e) => return clap_exit(e),
+    };
+    match serve::run(&parsed.args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(serve::Fatal(code, msg)) => {
+            eprintln!("wxtoken serve: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// clap's own output, except for unknown or unexpected arguments: clap
+/// quotes their values, which may be a secret typed in the wrong place.
+fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as K;
+    match e.kind() {
+        K::DisplayHelp | K::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        K::UnknownArgument => {
+            eprintln!(
+                "wxtoken: unknown or unexpected argument (its value is not shown; try --help)"
+            );
+            ExitCode::from(2)
+        }
+        _ => {
+            let _ = e.print();
             ExitCode::from(2)
         }
     }

@@ -1,0 +1,285 @@
+//! `wxtoken serve`: the central control server. Business servers in any
+//! language ask it for the token over HTTP (docs/serve.md); it holds one
+//! refresher per app through the library, on any store.
+//!
+//! Layout: config (serve.toml), auth (client keys), routes (the API),
+//! metrics (Prometheus text); this file listens, accepts and reloads.
+
+mod auth;
+mod config;
+mod metrics;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Semaphore;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+use config::ServeConfig;
+use routes::{Shared, State};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The configuration file (docs/serve.md)
+    #[arg(long, short, value_name = "PATH")]
+    pub config: PathBuf,
+    /// Once listening, write the address clients use (http://HOST:PORT,
+    /// https://..., or unix:PATH) to this file
+    #[arg(long, value_name = "PATH")]
+    pub addr_file: Option<PathBuf>,
+    /// Check the configuration and exit
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// A failure before serving: the message and the exit code.
+pub struct Fatal(pub u8, pub String);
+
+pub fn run(args: &ServeArgs) -> Result<(), Fatal> {
+    let cfg = config::load(&args.config).map_err(|m| Fatal(2, m))?;
+    configure_apps(&cfg)?;
+    if args.check {
+        eprintln!(
+            "wxtoken serve: {} is valid ({} apps, {} clients)",
+            args.config.display(),
+            cfg.apps.len(),
+            cfg.clients.len()
+        );
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wxtoken-serve")
+        .build()
+        .map_err(|e| Fatal(1, format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(serve(args, cfg))
+}
+
+/// Registers every app with the library. Re-registering an unchanged app is
+/// a no-op, so a reload keeps its token; a changed one keeps it through the store.
+fn configure_apps(cfg: &ServeConfig) -> Result<(), Fatal> {
+    for app in &cfg.apps {
+        wxtoken::configure(app.clone())
+            .map_err(|e| Fatal(2, format!("app '{}': {}", app.name, e.errmsg())))?;
+    }
+    Ok(())
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(tls_acceptor(&t.cert_file, &t.key_file).map_err(|m| Fatal(2, m))?),
+        None => None,
+    };
+    let (listener, shown) = bind(&cfg, tls.is_some()).await?;
+    let first = (cfg.listen.clone(), cfg.tls.clone());
+    let max_connections = cfg.limits.max_connections;
+    let shared = Arc::new(Shared::new(State::from_config(cfg)));
+    if let Some(path) = &args.addr_file {
+        write_atomically(path, &shown)
+            .map_err(|e| Fatal(1, format!("cannot write {}: {e}", path.display())))?;
+    }
+    eprintln!("wxtoken serve: listening on {shown}");
+
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Fatal(1, e.to_string()))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Fatal(1, e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Fatal(1, e.to_string()))?;
+    let permits = Arc::new(Semaphore::new(max_connections));
+    loop {
+        // Past max_connections new connections wait in the backlog, not in
+        // memory: the permit is taken before accepting.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.expect("never closed"),
+            _ = hup.recv() => { reload(&args.config, &shared, &first); continue; }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let accepted = tokio::select! {
+            a = accept(&listener) => a,
+            _ = hup.recv() => { reload(&args.config, &shared, &first); continue; }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let Some(stream) = accepted else { continue };
+        let shared = shared.clone();
+        let tls = tls.clone();
+        let timeout = Duration::from_millis(shared.state.load().limits.header_timeout_ms);
+        tokio::spawn(async move {
+            let _permit = permit;
+            match (stream, tls) {
+                (Stream::Tcp(s), Some(acceptor)) => {
+                    // The handshake is bounded like a request's headers.
+                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acceptor.accept(s)).await {
+                        connection(s, shared, timeout).await;
+                    }
+                }
+                (Stream::Tcp(s), None) => connection(s, shared, timeout).await,
+                (Stream::Unix(s), _) => connection(s, shared, timeout).await,
+            }
+        });
+    }
+    if let Listener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+    eprintln!("wxtoken serve: stopped");
+    Ok(())
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> Option<Stream> {
+    let accepted = match listener {
+        Listener::Tcp(l) => l.accept().await.map(|(s, _)| {
+            let _ = s.set_nodelay(true);
+            Stream::Tcp(s)
+        }),
+        Listener::Unix(l, _) => l.accept().await.map(|(s, _)| Stream::Unix(s)),
+    };
+    match accepted {
+        Ok(s) => Some(s),
+        Err(e) => {
+            // EMFILE and the like: back off instead of spinning.
+            eprintln!("wxtoken serve: accept failed: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            None
+        }
+    }
+}
+
+/// Serves one connection. hyper's header timeout covers both slow headers
+/// and a keep-alive connection idle before its next request.
+async fn connection<S>(io: S, shared: Arc<Shared>, header_timeout: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| routes::handle(shared.clone(), req));
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true)
+        .max_buf_size(16 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+async fn bind(cfg: &ServeConfig, tls: bool) -> Result<(Listener, String), Fatal> {
+    if let Some(path) = cfg.listen.strip_prefix("unix:") {
+        let path = PathBuf::from(path);
+        if !path.is_absolute() {
+            return Err(Fatal(
+                2,
+                "listen = \"unix:PATH\" needs an absolute path".into(),
+            ));
+        }
+        remove_stale_socket(&path).map_err(|m| Fatal(1, m))?;
+        // The socket is created with the final mode: no window in which
+        // another local user could connect.
+        let old = unsafe { libc::umask(0o777 & !cfg.socket_mode as libc::mode_t) };
+        let bound = UnixListener::bind(&path);
+        unsafe { libc::umask(old) };
+        let l = bound.map_err(|e| Fatal(1, format!("cannot listen on {}: {e}", path.display())))?;
+        let shown = format!("unix:{}", path.display());
+        return Ok((Listener::Unix(l, path), shown));
+    }
+    let addr: SocketAddr = cfg.listen.parse().map_err(|_| {
+        Fatal(
+            2,
+            "listen must be HOST:PORT (an IP address) or unix:/path".into(),
+        )
+    })?;
+    if !addr.ip().is_loopback() && !tls {
+        return Err(Fatal(
+            2,
+            "a non-loopback listen address needs [tls] (cert_file, key_file): \
+             tokens must not cross a network in clear text"
+                .into(),
+        ));
+    }
+    let l = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Fatal(1, format!("cannot listen on {addr}: {e}")))?;
+    let local = l.local_addr().map_err(|e| Fatal(1, e.to_string()))?;
+    let scheme = if tls { "https" } else { "http" };
+    Ok((Listener::Tcp(l), format!("{scheme}://{local}")))
+}
+
+/// A socket file left by a server that died is removed; anything else at
+/// that path (a live server, a regular file) is an error.
+fn remove_stale_socket(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(()),
+        Ok(m) if m.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(format!("{} is in use by a running server", path.display()));
+            }
+            std::fs::remove_file(path).map_err(|e| format!("cannot remove {}: {e}", path.display()))
+        }
+        Ok(_) => Err(format!("{} exists and is not a socket", path.display())),
+    }
+}
+
+fn tls_acceptor(cert_file: &str, key_file: &str) -> Result<TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("tls cert_file {cert_file}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("tls cert_file {cert_file}: no certificate"));
+    }
+    // The key's error never quotes it.
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|_| format!("tls key_file {key_file}: no readable PEM private key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls: {e}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// SIGHUP: the file again, checked whole; apps and clients swapped in at
+/// once. A bad file changes nothing. Listening changes need a restart.
+fn reload(path: &Path, shared: &Shared, first: &(String, Option<config::TlsFile>)) {
+    let outcome = config::load(path).and_then(|cfg| {
+        configure_apps(&cfg).map_err(|Fatal(_, m)| m)?;
+        Ok(cfg)
+    });
+    match outcome {
+        Ok(cfg) => {
+            if (cfg.listen.clone(), cfg.tls.clone()) != *first {
+                eprintln!("wxtoken serve: listen and tls changes take effect on restart");
+            }
+            let (apps, clients) = (cfg.apps.len(), cfg.clients.len());
+            shared.state.store(Arc::new(State::from_config(cfg)));
+            eprintln!("wxtoken serve: reloaded ({apps} apps, {clients} clients)");
+        }
+        Err(m) => eprintln!("wxtoken serve: reload failed, keeping the running configuration: {m}"),
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, path)
+}

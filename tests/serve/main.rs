@@ -1,0 +1,14 @@
+//! `wxtoken serve` over real HTTP: the binary as a process, against the
+//! simulator, as a business server in any language meets it.
+
+#[allow(dead_code)]
+#[path = "../core/support.rs"]
+mod support;
+
+mod harness;
+
+mod api;
+mod compat;
+mod concurrency;
+mod connections;
+mod reload;
