@@ -61,6 +61,7 @@ suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh
 suite "Python (wheel, sdist, pytest, mypy --strict)" bash bindings/python/run-tests.sh
 suite "C + PHP + Python processes on one store" bash tests/cross/run.sh
+suite "wxtoken serve clients (wechatpy, curl, Python examples)" bash tests/serve_clients/run-tests.sh
 
 log "summary"
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"
