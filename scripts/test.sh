@@ -17,6 +17,7 @@ command -v valgrind >/dev/null || need_pkgs+=(valgrind)
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v faketime >/dev/null || need_pkgs+=(faketime)
+command -v curl >/dev/null || need_pkgs+=(curl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then

@@ -8,6 +8,7 @@ mod support;
 mod harness;
 
 mod api;
+mod cli;
 mod compat;
 mod concurrency;
 mod connections;
