@@ -6,10 +6,15 @@
 mod support;
 
 mod harness;
+#[allow(dead_code)]
+#[path = "../redis/server.rs"]
+mod redis_server;
 
 mod api;
 mod cli;
 mod compat;
 mod concurrency;
 mod connections;
+mod ha;
 mod reload;
+mod tls;
