@@ -17,4 +17,5 @@ mod concurrency;
 mod connections;
 mod ha;
 mod reload;
+mod secrecy;
 mod tls;

@@ -49,14 +49,16 @@ impl Metrics {
         for ((app, kind), n) in self.failures.lock().iter() {
             let _ = writeln!(
                 out,
-                "wxtoken_serve_token_failures_total{{app=\"{app}\",kind=\"{kind}\"}} {n}"
+                "wxtoken_serve_token_failures_total{{app=\"{}\",kind=\"{kind}\"}} {n}",
+                label(app)
             );
         }
         out.push_str("# TYPE wxtoken_serve_bad_token_reports_total counter\n");
         for ((app, source), n) in self.reports.lock().iter() {
             let _ = writeln!(
                 out,
-                "wxtoken_serve_bad_token_reports_total{{app=\"{app}\",source=\"{source}\"}} {n}"
+                "wxtoken_serve_bad_token_reports_total{{app=\"{}\",source=\"{source}\"}} {n}",
+                label(app)
             );
         }
         let gauges = [
@@ -76,7 +78,7 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {metric} {kind}");
             for (app, s) in &statuses {
                 let n = s["stats"][field].as_u64().unwrap_or(0);
-                let _ = writeln!(out, "{metric}{{app=\"{app}\"}} {n}");
+                let _ = writeln!(out, "{metric}{{app=\"{}\"}} {n}", label(app));
             }
         }
         out.push_str("# TYPE wxtoken_token_expires_in_seconds gauge\n");
@@ -84,11 +86,28 @@ impl Metrics {
             if let Some(ms) = s["token"]["expires_in_ms"].as_u64() {
                 let _ = writeln!(
                     out,
-                    "wxtoken_token_expires_in_seconds{{app=\"{app}\"}} {}",
+                    "wxtoken_token_expires_in_seconds{{app=\"{}\"}} {}",
+                    label(app),
                     ms / 1000
                 );
             }
         }
         out
+    }
+}
+
+/// A label value as the exposition format quotes it.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(super::label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }
