@@ -51,6 +51,23 @@ fn slow_headers_and_idle_keep_alive_connections_are_closed() {
     let silent = TcpStream::connect(serve.host_port()).unwrap();
     assert!(closed_after(silent) < Duration::from_secs(5));
 
+    let mut dribble = TcpStream::connect(serve.host_port()).unwrap();
+    write!(
+        dribble,
+        "POST /v1/apps/shop/invalidate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A}\r\n\
+         Content-Length: 40\r\n\r\n{{\"bad_token\""
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut answer = String::new();
+    dribble
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let _ = dribble.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+
     let mut idle = TcpStream::connect(serve.host_port()).unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();

@@ -47,6 +47,15 @@ fn sighup_adds_an_app_revokes_a_client_and_keeps_tokens() {
         "revoked"
     );
 
+    // A changed app (another timeout) keeps its token through the store.
+    let shop_slower = shop.replace("[[apps]]\n", "[[apps]]\ntimeout_ms = 4000\n");
+    serve.reload(&format!(
+        "{head}{shop_slower}{more}{}",
+        client_toml("a", KEY_A, &["*"])
+    ));
+    assert_eq!(serve.token("shop", KEY_A), token, "still the same token");
+    assert_eq!(server.token_calls(&id1), 1, "and no fetch");
+
     // A broken file keeps the running configuration.
     serve.reload("this is = not [toml");
     assert!(serve.log().contains("reload failed"), "{}", serve.log());

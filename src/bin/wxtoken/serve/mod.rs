@@ -87,7 +87,7 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
     };
     let (listener, shown) = bind(&cfg, tls.is_some()).await?;
     let first = (cfg.listen.clone(), cfg.tls.clone());
-    let max_connections = cfg.limits.max_connections;
+    let max_connections = fit_to_fd_limit(cfg.limits.max_connections);
     let shared = Arc::new(Shared::new(State::from_config(cfg)));
     if let Some(path) = &args.addr_file {
         write_atomically(path, &shown)
@@ -276,6 +276,37 @@ fn reload(path: &Path, shared: &Shared, first: &(String, Option<config::TlsFile>
         }
         Err(m) => eprintln!("wxtoken serve: reload failed, keeping the running configuration: {m}"),
     }
+}
+
+/// Raises the open-file limit to fit `wanted` connections (plus files for
+/// the store and the runtime) where the hard limit allows; past it, serves
+/// fewer, so that accept never fails for want of a descriptor.
+fn fit_to_fd_limit(wanted: usize) -> usize {
+    const RESERVED: u64 = 64;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return wanted;
+    }
+    let need = wanted as u64 + RESERVED;
+    if lim.rlim_cur < need {
+        let raised = libc::rlimit {
+            rlim_cur: need.min(lim.rlim_max),
+            rlim_max: lim.rlim_max,
+        };
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = raised.rlim_cur;
+        }
+    }
+    let usable = lim.rlim_cur.saturating_sub(RESERVED).max(1) as usize;
+    if usable < wanted {
+        eprintln!(
+            "wxtoken serve: serving at most {usable} connections (the open-file limit), not {wanted}"
+        );
+    }
+    usable.min(wanted)
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {

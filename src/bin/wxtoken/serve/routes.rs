@@ -371,13 +371,21 @@ async fn invalidate(
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         return too_large();
     }
-    let body = match Limited::new(req.into_body(), limits.max_body_bytes)
-        .collect()
+    // A body dribbled in is bounded like the headers (slowloris).
+    let read = Limited::new(req.into_body(), limits.max_body_bytes).collect();
+    let body = match tokio::time::timeout(Duration::from_millis(limits.header_timeout_ms), read)
         .await
     {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => return error(StatusCode::BAD_REQUEST, "bad_request", "the body broke off"),
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the body did not arrive in time",
+            )
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "bad_request", "the body broke off"),
     };
     let bad = match serde_json::from_slice::<Value>(&body) {
         Err(_) => {
