@@ -79,19 +79,25 @@ fn slow_headers_and_idle_keep_alive_connections_are_closed() {
 
 #[test]
 fn many_idle_connections_do_not_starve_an_active_client() {
+    // Timeouts far beyond the test's bound: only closing idle connections
+    // for a new one can serve the active client in time.
     let (_dir, _server, serve) = served(
         "idle",
         "127.0.0.1:0",
-        "[limits]\nmax_connections = 64\nheader_timeout_ms = 1000",
+        "[limits]\nmax_connections = 16\nheader_timeout_ms = 60000",
     );
-    // More silent connections than the server takes at once, held open.
-    let idle: Vec<TcpStream> = (0..200)
+    let mut idle: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(serve.host_port()).unwrap())
         .collect();
+    // Some idle after a request, too.
+    for s in idle.iter_mut().take(8) {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+    }
     let start = Instant::now();
-    // The idle ones time out and free their slots: the active client is
-    // served while they are all still open on this side.
-    assert!(!serve.token("shop", KEY_A).is_empty());
+    for _ in 0..3 {
+        assert!(!serve.token("shop", KEY_A).is_empty());
+    }
     assert!(start.elapsed() < Duration::from_secs(10));
     drop(idle);
 }

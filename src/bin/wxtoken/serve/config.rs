@@ -49,7 +49,8 @@ pub struct TlsFile {
 #[derive(Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Open connections at most; past it new ones wait in the kernel's backlog.
+    /// Open connections at most; when all are taken, the longest-idle ones
+    /// are closed for new clients.
     pub max_connections: usize,
     /// A request's headers (and a TLS handshake) must arrive within this,
     /// and an idle keep-alive connection is closed after it: slowloris.

@@ -7,6 +7,7 @@
 
 mod auth;
 mod config;
+mod conns;
 mod metrics;
 mod routes;
 
@@ -26,6 +27,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
 
 use config::ServeConfig;
+use conns::Conns;
 use routes::{Shared, State};
 
 #[derive(clap::Args, Debug)]
@@ -99,14 +101,27 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| Fatal(1, e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Fatal(1, e.to_string()))?;
     let permits = Arc::new(Semaphore::new(max_connections));
+    let conns = Arc::new(Conns::new());
+    // When every slot is taken, this many of the longest-idle connections
+    // are asked to close, so that a new client is not starved by idle ones.
+    let batch = (max_connections / 16).max(1);
     loop {
         // Past max_connections new connections wait in the backlog, not in
         // memory: the permit is taken before accepting.
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("never closed"),
-            _ = hup.recv() => { reload(&args.config, &shared, &first); continue; }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                conns.close_idle(batch);
+                // Again after a while if no slot came free (every
+                // connection was busy).
+                tokio::select! {
+                    p = permits.clone().acquire_owned() => p.expect("never closed"),
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
+                    _ = hup.recv() => { reload(&args.config, &shared, &first); continue; }
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                }
+            }
         };
         let accepted = tokio::select! {
             a = accept(&listener) => a,
@@ -116,20 +131,16 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
         };
         let Some(stream) = accepted else { continue };
         let shared = shared.clone();
+        let conns = conns.clone();
         let tls = tls.clone();
         let timeout = Duration::from_millis(shared.state.load().limits.header_timeout_ms);
+        let me = conns.register();
         tokio::spawn(async move {
-            let _permit = permit;
-            match (stream, tls) {
-                (Stream::Tcp(s), Some(acceptor)) => {
-                    // The handshake is bounded like a request's headers.
-                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acceptor.accept(s)).await {
-                        connection(s, shared, timeout).await;
-                    }
-                }
-                (Stream::Tcp(s), None) => connection(s, shared, timeout).await,
-                (Stream::Unix(s), _) => connection(s, shared, timeout).await,
-            }
+            serve_stream(stream, tls, shared, &conns, &me, timeout).await;
+            // Out of the registry before the slot is free: a full server
+            // must not pick this one to close.
+            drop(me);
+            drop(permit);
         });
     }
     if let Listener::Unix(_, path) = &listener {
@@ -163,20 +174,70 @@ async fn accept(listener: &Listener) -> Option<Stream> {
     }
 }
 
+async fn serve_stream(
+    stream: Stream,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    conns: &Arc<Conns>,
+    me: &conns::Registered,
+    timeout: Duration,
+) {
+    match (stream, tls) {
+        (Stream::Tcp(s), Some(acceptor)) => {
+            // The handshake is bounded like a request's headers, and idle
+            // until done.
+            let handshake = tokio::time::timeout(timeout, acceptor.accept(s));
+            let s = tokio::select! {
+                hs = handshake => match hs { Ok(Ok(s)) => s, _ => return },
+                _ = me.conn.close.notified() => return,
+            };
+            connection(s, shared, conns, me, timeout).await;
+        }
+        (Stream::Tcp(s), None) => connection(s, shared, conns, me, timeout).await,
+        (Stream::Unix(s), _) => connection(s, shared, conns, me, timeout).await,
+    }
+}
+
 /// Serves one connection. hyper's header timeout covers both slow headers
-/// and a keep-alive connection idle before its next request.
-async fn connection<S>(io: S, shared: Arc<Shared>, header_timeout: Duration)
-where
+/// and a keep-alive connection idle before its next request; asked to close
+/// (the server is full), it finishes the request in flight and closes.
+async fn connection<S>(
+    io: S,
+    shared: Arc<Shared>,
+    conns: &Arc<Conns>,
+    me: &conns::Registered,
+    header_timeout: Duration,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| routes::handle(shared.clone(), req));
-    let _ = http1::Builder::new()
+    let (conns, conn) = (conns.clone(), me.conn.clone());
+    let service = service_fn(move |req| {
+        let busy = conns.busy(&conn);
+        let shared = shared.clone();
+        async move {
+            let resp = routes::handle(shared, req).await;
+            drop(busy);
+            resp
+        }
+    });
+    let served = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .keep_alive(true)
         .max_buf_size(16 * 1024)
-        .serve_connection(TokioIo::new(io), service)
-        .await;
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(served);
+    tokio::select! {
+        _ = served.as_mut() => {}
+        _ = me.conn.close.notified() => {
+            // Idle (hyper would wait for a first request that may never
+            // come): dropped, which closes it. Busy: answered, then closed.
+            if me.conn.is_busy() {
+                served.as_mut().graceful_shutdown();
+                let _ = served.await;
+            }
+        }
+    }
 }
 
 async fn bind(cfg: &ServeConfig, tls: bool) -> Result<(Listener, String), Fatal> {

@@ -1,0 +1,120 @@
+//! The open connections, so that idle ones can be closed when a new client
+//! needs the slot: many idle (or silent) connections must not starve an
+//! active client until their timeout.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// One connection as the accept loop sees it.
+pub struct Conn {
+    /// Requests being answered on it now.
+    busy: AtomicUsize,
+    /// When it last started or finished a request (or was accepted), in ms
+    /// since the server started.
+    last_ms: AtomicU64,
+    /// Notified: finish the request in flight, if any, and close.
+    pub close: Notify,
+}
+
+impl Conn {
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) > 0
+    }
+}
+
+pub struct Conns {
+    start: Instant,
+    next_id: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<Conn>>>,
+}
+
+/// Unregisters its connection when the connection's task ends.
+pub struct Registered {
+    conns: Arc<Conns>,
+    id: u64,
+    pub conn: Arc<Conn>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.conns.open.lock().remove(&self.id);
+    }
+}
+
+/// Marks its connection busy while a request is answered.
+pub struct Busy {
+    conn: Arc<Conn>,
+    start: Instant,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.conn.busy.fetch_sub(1, Ordering::SeqCst);
+        self.conn
+            .last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Conns {
+    pub fn new() -> Conns {
+        Conns {
+            start: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::default(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Called by the accept loop before the connection's task starts, so
+    /// that a full server always finds the connections it could close.
+    pub fn register(self: &Arc<Self>) -> Registered {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn {
+            busy: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(self.now_ms()),
+            close: Notify::new(),
+        });
+        self.open.lock().insert(id, conn.clone());
+        Registered {
+            conns: self.clone(),
+            id,
+            conn,
+        }
+    }
+
+    pub fn busy(&self, conn: &Arc<Conn>) -> Busy {
+        conn.busy.fetch_add(1, Ordering::SeqCst);
+        conn.last_ms.store(self.now_ms(), Ordering::SeqCst);
+        Busy {
+            conn: conn.clone(),
+            start: self.start,
+        }
+    }
+
+    /// Asks the `n` connections idle the longest to close; returns how many.
+    pub fn close_idle(&self, n: usize) -> usize {
+        let mut idle: Vec<(u64, Arc<Conn>)> = self
+            .open
+            .lock()
+            .values()
+            .filter(|c| !c.is_busy())
+            .map(|c| (c.last_ms.load(Ordering::SeqCst), c.clone()))
+            .collect();
+        idle.sort_by_key(|(last, _)| *last);
+        idle.truncate(n);
+        for (_, c) in &idle {
+            // notify_one keeps the wake-up if the task is not waiting yet.
+            c.close.notify_one();
+        }
+        idle.len()
+    }
+}
