@@ -108,3 +108,33 @@ fn a_re_request_for_the_same_generation_refreshes_once_per_window() {
     assert_eq!(third, second);
     assert_eq!(server.token_calls(&id), 2);
 }
+
+/// A client that asks for the token before every call (no cache) reports
+/// one generation at most once, and none after: it cannot keep the app
+/// refreshing (and spend its daily quota).
+#[test]
+fn a_client_without_a_cache_does_not_keep_refreshing() {
+    let dir = TempDir::new("compatpoll");
+    let id = appid("compatpoll");
+    let server = mock_for(&id, 7200, 300);
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\nstore = \"memory\"\n[limits]\ncompat_retry_window_s = 1\n{}{}",
+        app_toml(&dir, "shop", &id, &server.base_url()),
+        client_toml("a", KEY_A, &["shop"]),
+    );
+    let serve = Serve::start(&dir, &toml);
+    let url = compat_url(&serve, &id, KEY_A);
+    let mut tokens = Vec::new();
+    for _ in 0..8 {
+        let (_, v) = serve.get(&url, None);
+        tokens.push(v["access_token"].as_str().unwrap().to_string());
+        std::thread::sleep(std::time::Duration::from_millis(400));
+    }
+    assert_eq!(
+        server.token_calls(&id),
+        2,
+        "the second request's one refresh only"
+    );
+    assert!(tokens[1..].iter().all(|t| *t == tokens[1]));
+    assert_eq!(check(&server, &tokens[7]), 0);
+}

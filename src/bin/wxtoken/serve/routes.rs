@@ -95,7 +95,9 @@ type Report = (Instant, String, u64);
 /// The compatible endpoint's memory of what it served a client for an app.
 struct CompatSeen {
     generation: u64,
-    at: Instant,
+    /// Requests answered with that generation, and when the first was.
+    served: u32,
+    first_at: Instant,
     last_refresh: Option<Instant>,
 }
 
@@ -436,8 +438,8 @@ async fn invalidate(
 
 /// GET /cgi-bin/token as the platform answers it, the client key in place of
 /// the secret. An SDK that gets 40001 from a business call asks for a new
-/// token without saying which one failed: a second request by one client
-/// for the generation it was served within `compat_retry_window_s` is taken
+/// token without saying which one failed: the second request by one client
+/// for a generation, within `compat_retry_window_s` of the first, is taken
 /// as that report, and refreshes at most once per window per client.
 async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response<Body> {
     let wechat_error =
@@ -471,13 +473,17 @@ async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response
     };
     let window = Duration::from_secs(state.limits.compat_retry_window_s);
     let key = (client.name.clone(), app.to_string());
+    // Only the second request for a generation is a report: a client that
+    // asks on every call (no cache) reports nothing after that.
     let retry = shared.compat.lock().get_mut(&key).is_some_and(|seen| {
-        let again = seen.generation == served.generation && seen.at.elapsed() < window;
+        let second = seen.generation == served.generation
+            && seen.served == 1
+            && seen.first_at.elapsed() < window;
         let allowed = seen.last_refresh.is_none_or(|t| t.elapsed() >= window);
-        if again && allowed {
+        if second && allowed {
             seen.last_refresh = Some(Instant::now());
         }
-        again && allowed
+        second && allowed
     });
     if retry {
         shared.metrics.report(app, "compat");
@@ -488,12 +494,17 @@ async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response
     }
     let mut seen = shared.compat.lock();
     let entry = seen.entry(key).or_insert(CompatSeen {
-        generation: 0,
-        at: Instant::now(),
+        generation: served.generation,
+        served: 0,
+        first_at: Instant::now(),
         last_refresh: None,
     });
-    entry.generation = served.generation;
-    entry.at = Instant::now();
+    if entry.generation != served.generation {
+        entry.generation = served.generation;
+        entry.served = 0;
+        entry.first_at = Instant::now();
+    }
+    entry.served = entry.served.saturating_add(1);
     drop(seen);
     ok(json!({"access_token": &*served.token, "expires_in": served.expires_in()}))
 }
