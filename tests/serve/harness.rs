@@ -125,6 +125,23 @@ impl Serve {
         }
     }
 
+    /// SIGTERM; the exit status, waited for at most 10 s.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
         let mut req = ureq::get(&format!("{}{path}", self.base)).timeout(Duration::from_secs(15));
         if let Some(k) = key {

@@ -62,3 +62,37 @@ fn sighup_adds_an_app_revokes_a_client_and_keeps_tokens() {
     assert!(!serve.token("more", KEY_A).is_empty());
     assert_eq!(serve.get("/v1/apps/shop/token", Some(KEY_B)).0, 401);
 }
+
+/// SIGTERM: a request in flight (a slow fetch) is still answered, then the
+/// server exits 0.
+#[test]
+fn sigterm_answers_the_request_in_flight_then_exits() {
+    let dir = TempDir::new("term");
+    let id = appid("term");
+    let server = crate::support::mock_for(&id, 7200, 300);
+    server.set_fault(
+        wxtoken::mock::Fault::Slow(std::time::Duration::from_millis(1500)),
+        None,
+    );
+    let mut serve = Serve::start(
+        &dir,
+        &format!(
+            "listen = \"127.0.0.1:0\"\nstore = \"memory\"\n{}{}",
+            app_toml(&dir, "shop", &id, &server.base_url()),
+            client_toml("a", KEY_A, &["shop"]),
+        ),
+    );
+    let base = serve.base.clone();
+    let in_flight = std::thread::spawn(move || {
+        ureq::get(&format!("{base}/v1/apps/shop/token"))
+            .set("Authorization", &format!("Bearer {KEY_A}"))
+            .timeout(std::time::Duration::from_secs(15))
+            .call()
+            .ok()
+            .map(|r| r.status())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = serve.terminate();
+    assert!(status.success(), "{status}: {}", serve.log());
+    assert_eq!(in_flight.join().unwrap(), Some(200));
+}

@@ -100,6 +100,14 @@ impl Conns {
         }
     }
 
+    /// Asks every connection to close (idle ones at once, busy ones after
+    /// their answer): the server is stopping.
+    pub fn close_all(&self) {
+        for c in self.open.lock().values() {
+            c.close.notify_one();
+        }
+    }
+
     /// Asks the `n` connections idle the longest to close; returns how many.
     pub fn close_idle(&self, n: usize) -> usize {
         let mut idle: Vec<(u64, Arc<Conn>)> = self

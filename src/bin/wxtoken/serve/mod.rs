@@ -143,11 +143,21 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
             drop(permit);
         });
     }
-    if let Listener::Unix(_, path) = &listener {
-        let _ = std::fs::remove_file(path);
-    }
+    // Requests in flight are answered (for up to 5 s); idle connections close.
+    listener_close(&listener);
+    drop(listener);
+    conns.close_all();
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(Duration::from_secs(5), permits.acquire_many(all)).await;
     eprintln!("wxtoken serve: stopped");
     Ok(())
+}
+
+/// Stops listening: a unix socket's file goes.
+fn listener_close(listener: &Listener) {
+    if let Listener::Unix(_, path) = listener {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 enum Stream {
