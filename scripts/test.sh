@@ -18,6 +18,7 @@ command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v faketime >/dev/null || need_pkgs+=(faketime)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then

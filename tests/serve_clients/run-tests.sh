@@ -6,6 +6,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  [ "$(id -u)" = 0 ] || { echo "python3 lacks venv/ensurepip: install python3-venv" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+fi
 cargo build --quiet --bin wxtoken
 venv=$root/target/serve-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
