@@ -91,23 +91,24 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
     let first = (cfg.listen.clone(), cfg.tls.clone());
     let max_connections = fit_to_fd_limit(cfg.limits.max_connections);
     let shared = Arc::new(Shared::new(State::from_config(cfg)));
+    // Handlers first: a SIGHUP sent as soon as the address is known must
+    // reload, not kill (its default action).
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Fatal(1, e.to_string()))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Fatal(1, e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Fatal(1, e.to_string()))?;
     if let Some(path) = &args.addr_file {
         write_atomically(path, &shown)
             .map_err(|e| Fatal(1, format!("cannot write {}: {e}", path.display())))?;
     }
     eprintln!("wxtoken serve: listening on {shown}");
-
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| Fatal(1, e.to_string()))?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Fatal(1, e.to_string()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| Fatal(1, e.to_string()))?;
     let permits = Arc::new(Semaphore::new(max_connections));
     let conns = Arc::new(Conns::new());
     // When every slot is taken, this many of the longest-idle connections
     // are asked to close, so that a new client is not starved by idle ones.
     let batch = (max_connections / 16).max(1);
     loop {
-        // Past max_connections new connections wait in the backlog, not in
-        // memory: the permit is taken before accepting.
+        // The permit is taken before accepting: past max_connections, new
+        // connections wait in the backlog while idle ones are closed.
         let permit = match permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
