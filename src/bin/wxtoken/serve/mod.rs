@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -83,12 +84,15 @@ enum Listener {
 }
 
 async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
+    // The acceptor is swapped on reload: a renewed certificate needs no restart.
     let tls = match &cfg.tls {
-        Some(t) => Some(tls_acceptor(&t.cert_file, &t.key_file).map_err(|m| Fatal(2, m))?),
+        Some(t) => Some(ArcSwap::from_pointee(
+            tls_acceptor(&t.cert_file, &t.key_file).map_err(|m| Fatal(2, m))?,
+        )),
         None => None,
     };
     let (listener, shown) = bind(&cfg, tls.is_some()).await?;
-    let first = (cfg.listen.clone(), cfg.tls.clone());
+    let listen = cfg.listen.clone();
     let max_connections = fit_to_fd_limit(cfg.limits.max_connections);
     let shared = Arc::new(Shared::new(State::from_config(cfg)));
     // Handlers first: a SIGHUP sent as soon as the address is known must
@@ -118,7 +122,7 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
                 tokio::select! {
                     p = permits.clone().acquire_owned() => p.expect("never closed"),
                     _ = tokio::time::sleep(Duration::from_millis(200)) => continue,
-                    _ = hup.recv() => { reload(&args.config, &shared, &first); continue; }
+                    _ = hup.recv() => { reload(&args.config, &shared, &listen, tls.as_ref()); continue; }
                     _ = term.recv() => break,
                     _ = int.recv() => break,
                 }
@@ -126,14 +130,14 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
         };
         let accepted = tokio::select! {
             a = accept(&listener) => a,
-            _ = hup.recv() => { reload(&args.config, &shared, &first); continue; }
+            _ = hup.recv() => { reload(&args.config, &shared, &listen, tls.as_ref()); continue; }
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
         let Some(stream) = accepted else { continue };
         let shared = shared.clone();
         let conns = conns.clone();
-        let tls = tls.clone();
+        let tls = tls.as_ref().map(|slot| TlsAcceptor::clone(&slot.load()));
         let timeout = Duration::from_millis(shared.state.load().limits.header_timeout_ms);
         let me = conns.register();
         tokio::spawn(async move {
@@ -330,17 +334,29 @@ fn tls_acceptor(cert_file: &str, key_file: &str) -> Result<TlsAcceptor, String> 
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// SIGHUP: the file again, checked whole; apps and clients swapped in at
-/// once. A bad file changes nothing. Listening changes need a restart.
-fn reload(path: &Path, shared: &Shared, first: &(String, Option<config::TlsFile>)) {
+/// SIGHUP: the file again, checked whole (a renewed certificate too); apps,
+/// clients, limits and the certificate swapped in at once. A bad file
+/// changes nothing. Another listen address, or TLS turned on or off, needs
+/// a restart.
+fn reload(path: &Path, shared: &Shared, listen: &str, tls: Option<&ArcSwap<TlsAcceptor>>) {
     let outcome = config::load(path).and_then(|cfg| {
+        let acceptor = match (&cfg.tls, tls) {
+            (Some(t), Some(_)) => Some(tls_acceptor(&t.cert_file, &t.key_file)?),
+            _ => None,
+        };
         configure_apps(&cfg).map_err(|Fatal(_, m)| m)?;
-        Ok(cfg)
+        Ok((cfg, acceptor))
     });
     match outcome {
-        Ok(cfg) => {
-            if (cfg.listen.clone(), cfg.tls.clone()) != *first {
-                eprintln!("wxtoken serve: listen and tls changes take effect on restart");
+        Ok((cfg, acceptor)) => {
+            if cfg.listen != listen || cfg.tls.is_some() != tls.is_some() {
+                eprintln!(
+                    "wxtoken serve: a new listen address, or TLS turned on or off, \
+                     takes effect on restart"
+                );
+            }
+            if let (Some(slot), Some(acceptor)) = (tls, acceptor) {
+                slot.store(Arc::new(acceptor));
             }
             let (apps, clients) = (cfg.apps.len(), cfg.clients.len());
             shared.state.store(Arc::new(State::from_config(cfg)));
