@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -14,9 +13,11 @@ use tokio::sync::Notify;
 pub struct Conn {
     /// Requests being answered on it now.
     busy: AtomicUsize,
-    /// When it last started or finished a request (or was accepted), in ms
-    /// since the server started.
-    last_ms: AtomicU64,
+    /// When it last started or finished a request (or was accepted), as a
+    /// tick of `Conns::clock`: no two are equal, so the longest-idle is
+    /// always well defined (milliseconds tie under load, and a tie could
+    /// close a new client's connection before its first request).
+    last: AtomicU64,
     /// Notified: finish the request in flight, if any, and close.
     pub close: Notify,
 }
@@ -28,7 +29,7 @@ impl Conn {
 }
 
 pub struct Conns {
-    start: Instant,
+    clock: Arc<AtomicU64>,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Conn>>>,
 }
@@ -49,29 +50,27 @@ impl Drop for Registered {
 /// Marks its connection busy while a request is answered.
 pub struct Busy {
     conn: Arc<Conn>,
-    start: Instant,
+    clock: Arc<AtomicU64>,
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
         self.conn.busy.fetch_sub(1, Ordering::SeqCst);
-        self.conn
-            .last_ms
-            .store(self.start.elapsed().as_millis() as u64, Ordering::SeqCst);
+        self.conn.last.store(tick(&self.clock), Ordering::SeqCst);
     }
+}
+
+fn tick(clock: &AtomicU64) -> u64 {
+    clock.fetch_add(1, Ordering::SeqCst)
 }
 
 impl Conns {
     pub fn new() -> Conns {
         Conns {
-            start: Instant::now(),
+            clock: Arc::new(AtomicU64::new(0)),
             next_id: AtomicU64::new(0),
             open: Mutex::default(),
         }
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
     }
 
     /// Called by the accept loop before the connection's task starts, so
@@ -80,7 +79,7 @@ impl Conns {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn {
             busy: AtomicUsize::new(0),
-            last_ms: AtomicU64::new(self.now_ms()),
+            last: AtomicU64::new(tick(&self.clock)),
             close: Notify::new(),
         });
         self.open.lock().insert(id, conn.clone());
@@ -93,10 +92,10 @@ impl Conns {
 
     pub fn busy(&self, conn: &Arc<Conn>) -> Busy {
         conn.busy.fetch_add(1, Ordering::SeqCst);
-        conn.last_ms.store(self.now_ms(), Ordering::SeqCst);
+        conn.last.store(tick(&self.clock), Ordering::SeqCst);
         Busy {
             conn: conn.clone(),
-            start: self.start,
+            clock: self.clock.clone(),
         }
     }
 
@@ -115,7 +114,7 @@ impl Conns {
             .lock()
             .values()
             .filter(|c| !c.is_busy())
-            .map(|c| (c.last_ms.load(Ordering::SeqCst), c.clone()))
+            .map(|c| (c.last.load(Ordering::SeqCst), c.clone()))
             .collect();
         idle.sort_by_key(|(last, _)| *last);
         idle.truncate(n);
