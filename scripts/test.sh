@@ -17,6 +17,8 @@ command -v valgrind >/dev/null || need_pkgs+=(valgrind)
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v faketime >/dev/null || need_pkgs+=(faketime)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then
@@ -62,6 +64,7 @@ suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh
 suite "Python (wheel, sdist, pytest, mypy --strict)" bash bindings/python/run-tests.sh
 suite "C + PHP + Python processes on one store" bash tests/cross/run.sh
 suite "C + PHP + Python on 3 simulated hosts, one Redis" bash tests/fleet/run.sh
+suite "wxtoken serve clients (wechatpy, curl, Python examples)" bash tests/serve_clients/run-tests.sh
 
 log "summary"
 [ ${#failed_names[@]} -eq 0 ] || echo "failed suites: ${failed_names[*]}"

@@ -1,0 +1,113 @@
+//! Prometheus text for GET /metrics: this server's request counts, and each
+//! app's counters and token timing from the library's status (never a token).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use parking_lot::Mutex;
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (route, HTTP status) -> requests.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// (app, error kind) -> token requests that failed.
+    failures: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// (app, source) -> reports of a bad token (source: api or compat).
+    reports: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+impl Metrics {
+    pub fn request(&self, route: &'static str, status: u16) {
+        *self.requests.lock().entry((route, status)).or_default() += 1;
+    }
+    pub fn failure(&self, app: &str, kind: wxtoken::ErrorKind) {
+        *self
+            .failures
+            .lock()
+            .entry((app.to_string(), kind.as_str()))
+            .or_default() += 1;
+    }
+    pub fn report(&self, app: &str, source: &'static str) {
+        *self
+            .reports
+            .lock()
+            .entry((app.to_string(), source))
+            .or_default() += 1;
+    }
+
+    /// The exposition text; `apps` are the configured app names.
+    pub fn render(&self, apps: &[String]) -> String {
+        let mut out = String::new();
+        out.push_str("# TYPE wxtoken_serve_requests_total counter\n");
+        for ((route, status), n) in self.requests.lock().iter() {
+            let _ = writeln!(
+                out,
+                "wxtoken_serve_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# TYPE wxtoken_serve_token_failures_total counter\n");
+        for ((app, kind), n) in self.failures.lock().iter() {
+            let _ = writeln!(
+                out,
+                "wxtoken_serve_token_failures_total{{app=\"{}\",kind=\"{kind}\"}} {n}",
+                label(app)
+            );
+        }
+        out.push_str("# TYPE wxtoken_serve_bad_token_reports_total counter\n");
+        for ((app, source), n) in self.reports.lock().iter() {
+            let _ = writeln!(
+                out,
+                "wxtoken_serve_bad_token_reports_total{{app=\"{}\",source=\"{source}\"}} {n}",
+                label(app)
+            );
+        }
+        let gauges = [
+            ("wxtoken_fetches_total", "counter", "upstream_calls"),
+            (
+                "wxtoken_fetch_failures_total",
+                "counter",
+                "upstream_failures",
+            ),
+            ("wxtoken_invalidations_total", "counter", "invalidations"),
+        ];
+        let statuses: Vec<_> = apps
+            .iter()
+            .filter_map(|a| wxtoken::status(a).ok().map(|s| (a, s)))
+            .collect();
+        for (metric, kind, field) in gauges {
+            let _ = writeln!(out, "# TYPE {metric} {kind}");
+            for (app, s) in &statuses {
+                let n = s["stats"][field].as_u64().unwrap_or(0);
+                let _ = writeln!(out, "{metric}{{app=\"{}\"}} {n}", label(app));
+            }
+        }
+        out.push_str("# TYPE wxtoken_token_expires_in_seconds gauge\n");
+        for (app, s) in &statuses {
+            if let Some(ms) = s["token"]["expires_in_ms"].as_u64() {
+                let _ = writeln!(
+                    out,
+                    "wxtoken_token_expires_in_seconds{{app=\"{}\"}} {}",
+                    label(app),
+                    ms / 1000
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A label value as the exposition format quotes it.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(super::label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
