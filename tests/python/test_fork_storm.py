@@ -10,7 +10,9 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import wxtoken
 from conftest import Mock
@@ -24,7 +26,7 @@ def _child(mem: str, file_app: str, own: str) -> int:
     a name of its own: no cool-down or ceiling inherited from the parent's
     storm); the other refreshes may fail, but no call may hang. 1: the
     cached token is gone, 2: the child's own refresh failed."""
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: wxtoken.status(mem),
         lambda: wxtoken.invalidate(mem, "stale-in-the-child"),
         lambda: wxtoken.invalidate(mem, wxtoken.get_token(mem)),  # a refresh of its own
@@ -65,7 +67,7 @@ def _wait(pid: int) -> int | None:
 
 def test_children_forked_during_a_storm_of_calls_never_hang(mock: Mock, tmp_path: Path) -> None:
     appid, secret = mock.new_app()
-    opts = {"api_base": mock.url, "store": "memory", "wait_ms": 3000, "timeout_ms": 2000}
+    opts: dict[str, Any] = {"api_base": mock.url, "store": "memory", "wait_ms": 3000, "timeout_ms": 2000}
     mem = wxtoken.configure(appid, secret, **opts)
     file_app = mock.configure(store=f"file:{tmp_path / 'store'}", wait_ms=3000, timeout_ms=2000)
     wxtoken.get_token(mem)
@@ -110,11 +112,11 @@ def test_children_forked_during_a_storm_of_calls_never_hang(mock: Mock, tmp_path
                     except BaseException:
                         code = 3
                     os._exit(code)
-                code = _wait(pid)
-                if code is None:
+                status = _wait(pid)
+                if status is None:
                     hung += 1
-                elif code != 0:
-                    failed.append(code)
+                elif status != 0:
+                    failed.append(status)
     finally:
         stop.set()
         for t in threads:
