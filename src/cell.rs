@@ -25,7 +25,7 @@ use crate::stats::{Ceiling, Stats};
 use crate::store::Store;
 
 /// Stable mode may force a new token at most this often (wechat-api.md 2).
-const STABLE_FORCE_SPACING_MS: u64 = 30_000;
+pub(crate) const STABLE_FORCE_SPACING_MS: u64 = 30_000;
 
 /// A record with its refresh point worked out once, for the fast path.
 pub(crate) struct Cached {
@@ -123,8 +123,12 @@ impl TokenCell {
                     return Ok(c.rec.token.clone());
                 }
             }
+            // Stable mode goes on to a refresh, which may fetch without
+            // the store (refresh.rs, Leader::without_store).
             if let Some(err) = store_err.take() {
-                return Err(err);
+                if self.cfg.mode != Mode::Stable {
+                    return Err(err);
+                }
             }
             // Each round waits for a landing; this bounds the rounds too
             // (the first always runs, so wait_ms = 0 still starts a refresh).
@@ -218,6 +222,8 @@ impl TokenCell {
             }),
             None => json!({ "present": false }),
         };
+        // Read before taking the flight lock: no store I/O under it.
+        let shared = self.shared_status(now);
         let f = self.flight.lock();
         let last_error = f.last_error.as_ref().map(
             |e| json!({ "kind": e.kind().as_str(), "errcode": e.errcode(), "errmsg": e.errmsg() }),
@@ -235,8 +241,18 @@ impl TokenCell {
             "cooldown_ms": f.cooldown_until.saturating_sub(mono_ms()),
             "last_error": last_error,
             "credentials": self.stats.credentials_json(),
+            "shared": shared,
             "stats": self.stats.to_json(),
         })
+    }
+
+    /// The store's shared state for status: fetches today, who made the
+    /// last one, a shared cool-down (null if the store cannot be read).
+    fn shared_status(&self, now: u64) -> Value {
+        match self.store.load_meta(&self.key) {
+            Ok(m) => m.to_status(now, self.cfg.daily_fetch_budget),
+            Err(_) => Value::Null,
+        }
     }
 
     /// Takes a record from the store if it is newer than ours.

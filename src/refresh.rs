@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::cell::STABLE_FORCE_SPACING_MS;
 use crate::clock::{mono_ms, now_ms};
 use crate::config::Config;
+use crate::config::Mode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
+use crate::meta::{self, LastFetch, Meta, SharedCooldown};
 use crate::policy;
 use crate::record::Record;
 use crate::stats::Stats;
-use crate::store::Store;
+use crate::store::{RefreshLock, Store};
 use crate::upstream::{self, Fetched};
 
 /// How often a waiting process looks for the leader's record.
@@ -86,7 +89,11 @@ impl Leader<'_> {
         let lease = lease(self.cfg);
         let deadline = mono_ms().saturating_add(ms(lease));
         loop {
-            if let Some(lock) = self.store.try_lock(self.key, lease)? {
+            let locked = match self.store.try_lock(self.key, lease) {
+                Ok(locked) => locked,
+                Err(err) => return self.without_store(reason, force, known_generation, err),
+            };
+            if let Some(lock) = locked {
                 let held = self.store.load(self.key)?;
                 match held {
                     Some(h) if !reason.needs_fetch(Some(&h), now_ms(), margin) => return Ok(h),
@@ -95,9 +102,12 @@ impl Leader<'_> {
                 // Before spending a fetch: a store that cannot hold the
                 // record would turn every refresh into a wasted fetch.
                 self.store.check_writable(self.key)?;
+                let mut meta = self.store.load_meta(self.key)?;
+                let force = self.admit(&meta, force)?;
                 let fetched = match self.fetch_with_backoff(force, deadline) {
                     Ok(f) => f,
                     Err(err) => {
+                        self.share_failure(&mut meta, &err, &*lock);
                         // A leader stopped or slow past its lease was taken
                         // over: the taker's record answers the refresh.
                         return match self.store.load(self.key) {
@@ -123,6 +133,7 @@ impl Leader<'_> {
                     "{}: fetched generation {generation}, expires in {} s",
                     self.cfg.name, fetched.expires_in_s
                 ));
+                self.count_fetch(meta, force, &*lock);
                 return match self.store.save(self.key, &record, &*lock) {
                     Ok(stored) => Ok(stored),
                     // The token is fetched (and has killed the previous
@@ -152,6 +163,128 @@ impl Leader<'_> {
             }
             thread::sleep(LOCK_POLL);
         }
+    }
+
+    /// Whether the shared state lets this refresh fetch (and force): not
+    /// during another process's cool-down, not past the daily budget, and
+    /// a stable force at most once per 30 s for all processes (a report
+    /// inside that gets a normal fetch, which answers it with a later
+    /// generation of the same token).
+    fn admit(&self, meta: &Meta, force: bool) -> Result<bool> {
+        let now = now_ms();
+        let name = &self.cfg.name;
+        if let Some((err, left_ms)) = meta.cooldown_error(now, &self.cfg.secret_tag()) {
+            log::info(format_args!(
+                "{name}: the last refresh failed ({err}); cooling down for another \
+                 {left_ms} ms, no upstream call"
+            ));
+            return Err(err);
+        }
+        let budget = self.cfg.daily_fetch_budget;
+        if meta.fetches_today >= budget {
+            let by = meta.last_fetch.as_ref().map_or(String::new(), |f| {
+                format!(", the last by {} pid {}", f.host, f.pid)
+            });
+            let err = Error::new(
+                ErrorKind::QuotaExhausted,
+                format!(
+                    "daily fetch budget of {budget} spent ({} fetches today{by}); \
+                     resets at 00:00 UTC",
+                    meta.fetches_today
+                ),
+            );
+            log::info(format_args!("{name}: {err}; not fetching"));
+            return Err(err);
+        }
+        let forced_recently = meta
+            .last_force_ms
+            .is_some_and(|t| now.saturating_sub(t) < STABLE_FORCE_SPACING_MS);
+        if force && forced_recently {
+            log::info(format_args!(
+                "{name}: a new stable token was forced less than {} s ago; \
+                 a normal fetch instead",
+                STABLE_FORCE_SPACING_MS / 1000
+            ));
+            return Ok(false);
+        }
+        Ok(force)
+    }
+
+    /// A failure every process would meet too (the platform rejected the
+    /// credentials or IP, or a quota is spent) goes to the store: the
+    /// others answer it until the cool-down ends, with no upstream call.
+    fn share_failure(&self, meta: &mut Meta, err: &Error, lock: &dyn RefreshLock) {
+        if !meta::is_shared_failure(err) {
+            return;
+        }
+        meta.cooldown = Some(SharedCooldown {
+            errcode: err.errcode(),
+            errmsg: err.errmsg().to_string(),
+            until_ms: now_ms().saturating_add(ms(policy::cooldown(err, 1))),
+            host: meta::host_name().clone(),
+            secret_tag: self.cfg.secret_tag(),
+        });
+        self.save_meta(meta, lock);
+    }
+
+    /// Counts a fetch against the day's budget, and clears the cool-down.
+    fn count_fetch(&self, mut meta: Meta, forced: bool, lock: &dyn RefreshLock) {
+        let now = now_ms();
+        meta.fetches_today = meta.fetches_today.saturating_add(1);
+        meta.last_fetch = Some(LastFetch {
+            host: meta::host_name().clone(),
+            pid: std::process::id(),
+            at_ms: now,
+        });
+        meta.cooldown = None;
+        if forced {
+            meta.last_force_ms = Some(now);
+        }
+        self.save_meta(&meta, lock);
+    }
+
+    /// The shared state is advice: failing to write it costs a fetch
+    /// later, never the token in hand.
+    fn save_meta(&self, meta: &Meta, lock: &dyn RefreshLock) {
+        if let Err(err) = self.store.save_meta(self.key, meta, lock) {
+            log::info(format_args!(
+                "{}: cannot write the shared state: {err}",
+                self.cfg.name
+            ));
+        }
+    }
+
+    /// The store cannot be locked (Redis down). Classic mode never fetches
+    /// alone: its fetch would kill the token every other host uses. Stable
+    /// mode's normal fetch hands back the token the others have and
+    /// invalidates nobody: with no valid token it fetches, serves the
+    /// token from memory and logs it. Never a force (that one revokes),
+    /// never for a report (a normal fetch would answer the same token).
+    fn without_store(
+        &self,
+        reason: &Reason,
+        force: bool,
+        known_generation: u64,
+        err: Error,
+    ) -> Result<Record> {
+        if self.cfg.mode != Mode::Stable || force || matches!(reason, Reason::Invalid { .. }) {
+            return Err(err);
+        }
+        log::info(format_args!(
+            "{}: the store is unreachable ({err}); stable mode fetches on its own \
+             (a normal fetch invalidates no other host's token)",
+            self.cfg.name
+        ));
+        let deadline = mono_ms().saturating_add(ms(lease(self.cfg)));
+        let fetched = self.fetch_with_backoff(false, deadline)?;
+        let now = now_ms();
+        Ok(Record {
+            token: fetched.token.into(),
+            expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
+            fetched_at_ms: now,
+            generation: known_generation.saturating_add(1),
+            fence: 0,
+        })
     }
 
     fn fetch_with_backoff(&self, force: bool, deadline: u64) -> Result<Fetched> {

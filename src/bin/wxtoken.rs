@@ -36,6 +36,8 @@ OPTIONS (each falls back to its environment variable)
   --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300, 0 to 7200
   --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000, 1 to 60000
   --wait-ms N            WXTOKEN_WAIT_MS           default 10000, 0 to 600000
+  --daily-fetch-budget N WXTOKEN_DAILY_FETCH_BUDGET  fetches per UTC day for all
+                                           processes of the store, default 500, 1 to 2000
   --secret-file PATH     WXTOKEN_SECRET_FILE       file holding the secret
                                                    (at most 4096 bytes)
 
@@ -56,7 +58,7 @@ EXAMPLE
 ";
 
 /// Flags that map to library options.
-const OPTION_FLAGS: [(&str, &str); 10] = [
+const OPTION_FLAGS: [(&str, &str); 11] = [
     ("--name", "name"),
     ("--platform", "platform"),
     ("--mode", "mode"),
@@ -67,6 +69,7 @@ const OPTION_FLAGS: [(&str, &str); 10] = [
     ("--wait-ms", "wait_ms"),
     ("--key-prefix", "key_prefix"),
     ("--redis-ca-file", "redis_ca_file"),
+    ("--daily-fetch-budget", "daily_fetch_budget"),
 ];
 
 fn main() -> ExitCode {
