@@ -362,12 +362,16 @@ impl TokenCell {
     /// A panic (a bug, or in a dependency) lands as an error: a flight that
     /// never lands would leave every later caller waiting out wait_ms.
     fn fly(self: Arc<Self>, reason: Reason, force: bool) {
-        let known = self.current.load().as_ref().map_or(0, |c| c.rec.generation);
+        let (known, valid_in_hand) = match self.current.load().as_deref() {
+            Some(c) => (c.rec.generation, c.rec.is_valid(now_ms())),
+            None => (0, false),
+        };
         let leader = Leader {
             cfg: &self.cfg,
             store: &*self.store,
             key: &self.key,
             stats: &self.stats,
+            valid_in_hand,
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| leader.run(&reason, force, known)))
             .unwrap_or_else(|_| {

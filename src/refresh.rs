@@ -74,6 +74,9 @@ pub(crate) struct Leader<'a> {
     pub store: &'a dyn Store,
     pub key: &'a str,
     pub stats: &'a Stats,
+    /// Whether the cell still holds a valid token (it then serves that one
+    /// through a store outage rather than fetching alone).
+    pub valid_in_hand: bool,
 }
 
 impl Leader<'_> {
@@ -259,7 +262,9 @@ impl Leader<'_> {
     /// mode's normal fetch hands back the token the others have and
     /// invalidates nobody: with no valid token it fetches, serves the
     /// token from memory and logs it. Never a force (that one revokes),
-    /// never for a report (a normal fetch would answer the same token).
+    /// never for a report (a normal fetch would answer the same token),
+    /// never while a valid token is in hand (it is served until it
+    /// expires: fetching in the margin would repeat at every half-life).
     fn without_store(
         &self,
         reason: &Reason,
@@ -267,7 +272,11 @@ impl Leader<'_> {
         known_generation: u64,
         err: Error,
     ) -> Result<Record> {
-        if self.cfg.mode != Mode::Stable || force || matches!(reason, Reason::Invalid { .. }) {
+        let alone = self.cfg.mode == Mode::Stable
+            && !force
+            && !self.valid_in_hand
+            && matches!(reason, Reason::Expiring);
+        if !alone {
             return Err(err);
         }
         log::info(format_args!(

@@ -124,3 +124,44 @@ fn a_skewed_hosts_cool_down_holds_for_the_others() {
         assert_eq!(server.token_calls(&id), 1, "{offset}: one call in all");
     }
 }
+
+/// Through an outage a stable-mode process serves its valid token and
+/// fetches nothing; once it has expired, one fetch of its own.
+#[test]
+fn in_an_outage_stable_mode_fetches_only_once_its_token_expired() {
+    let mut redis = RedisServer::start(&[]);
+    let id = appid("rstexp");
+    // A 4 s token: fresh for 2 s, then inside the refresh margin.
+    let server = mock_for(&id, 4, 0);
+    let app = configure(&server, &id, |c| {
+        c.store = wxtoken::StoreSpec::Redis(redis.url());
+        c.mode = wxtoken::Mode::Stable;
+        c.wait = std::time::Duration::from_millis(2000);
+    });
+    let stable_calls = || server.stats()["token_calls"][&id]["stable_token"].clone();
+    let token = wxtoken::get(&app).unwrap();
+    let fetched = std::time::Instant::now();
+    redis.stop();
+    while fetched.elapsed() < secs(3.3) {
+        assert_eq!(wxtoken::get(&app).unwrap(), token, "served from memory");
+        std::thread::sleep(secs(0.05));
+    }
+    assert_eq!(stable_calls(), 1, "no fetch while the token was valid");
+    while fetched.elapsed() < secs(4.3) {
+        std::thread::sleep(secs(0.05));
+    }
+    let deadline = std::time::Instant::now() + secs(40.0);
+    let fresh = loop {
+        match wxtoken::get(&app) {
+            Ok(t) => break t,
+            Err(e) => {
+                assert_eq!(e.kind(), wxtoken::ErrorKind::Store, "{e}");
+                assert!(std::time::Instant::now() < deadline, "no fetch: {e}");
+                std::thread::sleep(secs(0.1));
+            }
+        }
+    };
+    assert_ne!(fresh, token, "the expired one was replaced");
+    assert_eq!(check(&server, &fresh), 0);
+    assert_eq!(stable_calls(), 2, "one fetch of its own");
+}
