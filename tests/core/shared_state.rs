@@ -155,3 +155,28 @@ fn stable_forces_from_several_processes_within_30_s_make_one_new_token() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_spent_platform_quota_costs_one_call_for_all_processes() {
+    let id = appid("ssquota");
+    let dir = store_dir("quota");
+    let server = MockServer::start(MockConfig {
+        apps: vec![MockApp::mp(&id, SECRET)],
+        lifetime_s: 7200,
+        daily_quota: 1,
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let token = printed_token(cli(&server, &id, &dir, &["token"]).output().unwrap());
+    let outs = run_all(
+        (0..8)
+            .map(|_| cli(&server, &id, &dir, &["invalidate", "--token", &token]))
+            .collect(),
+    );
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(12), "{}", stderr(out));
+        assert!(stderr(out).contains("45009"), "{}", stderr(out));
+    }
+    assert_eq!(server.token_calls(&id), 2, "the first fetch and one 45009");
+    std::fs::remove_dir_all(dir).unwrap();
+}
