@@ -372,6 +372,7 @@ impl TokenCell {
             key: &self.key,
             stats: &self.stats,
             valid_in_hand,
+            shared_cooldown_ms: Default::default(),
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| leader.run(&reason, force, known)))
             .unwrap_or_else(|_| {
@@ -384,7 +385,10 @@ impl TokenCell {
         if let Ok(rec) = &result {
             self.adopt(rec.clone());
         }
-        self.land(result.map(drop));
+        // Answered from a shared cool-down: ours ends with it, so this
+        // process tries again when the store's does, not a full one later.
+        let shared_left = leader.shared_cooldown_ms.get();
+        self.land_for(result.map(drop), shared_left);
     }
 
     /// A refresh must end with a record that answers why it ran: valid and
@@ -415,6 +419,12 @@ impl TokenCell {
 
     /// Ends the flight: records its outcome, wakes its waiters.
     fn land(&self, result: Result<()>) {
+        self.land_for(result, None);
+    }
+
+    /// Lands; a failure cools down for `cooldown_ms` if given, else by
+    /// policy.
+    fn land_for(&self, result: Result<()>, cooldown_ms: Option<u64>) {
         let mut f = self.flight.lock();
         f.running = false;
         f.landings += 1;
@@ -424,7 +434,12 @@ impl TokenCell {
                 f.failures_in_row = 0;
                 f.cooldown_until = 0;
             }
-            Err(err) => f.failed(err),
+            Err(err) => {
+                f.failed(err);
+                if let Some(ms) = cooldown_ms {
+                    f.cooldown_until = mono_ms().saturating_add(ms);
+                }
+            }
         }
         let waiters = std::mem::take(&mut f.waiters);
         drop(f);

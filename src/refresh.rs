@@ -77,6 +77,9 @@ pub(crate) struct Leader<'a> {
     /// Whether the cell still holds a valid token (it then serves that one
     /// through a store outage rather than fetching alone).
     pub valid_in_hand: bool,
+    /// Set when the refresh was answered from a shared cool-down: what is
+    /// left of it, for the cell's own.
+    pub shared_cooldown_ms: std::cell::Cell<Option<u64>>,
 }
 
 impl Leader<'_> {
@@ -177,6 +180,7 @@ impl Leader<'_> {
         let now = now_ms();
         let name = &self.cfg.name;
         if let Some((err, left_ms)) = meta.cooldown_error(now, &self.cfg.secret_tag()) {
+            self.shared_cooldown_ms.set(Some(left_ms));
             log::info(format_args!(
                 "{name}: the last refresh failed ({err}); cooling down for another \
                  {left_ms} ms, no upstream call"

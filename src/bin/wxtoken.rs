@@ -36,8 +36,10 @@ OPTIONS (each falls back to its environment variable)
   --refresh-margin-s N   WXTOKEN_REFRESH_MARGIN_S  default 300, 0 to 7200
   --timeout-ms N         WXTOKEN_TIMEOUT_MS        default 5000, 1 to 60000
   --wait-ms N            WXTOKEN_WAIT_MS           default 10000, 0 to 600000
-  --daily-fetch-budget N WXTOKEN_DAILY_FETCH_BUDGET  fetches per UTC day for all
-                                           processes of the store, default 500, 1 to 2000
+  --daily-fetch-budget N WXTOKEN_DAILY_FETCH_BUDGET
+                                                   fetches per UTC day, all processes
+                                                   of the store together; default 500,
+                                                   1 to 2000
   --secret-file PATH     WXTOKEN_SECRET_FILE       file holding the secret
                                                    (at most 4096 bytes)
 

@@ -180,3 +180,34 @@ fn a_spent_platform_quota_costs_one_call_for_all_processes() {
     assert_eq!(server.token_calls(&id), 2, "the first fetch and one 45009");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A process answered from another's cool-down cools down until that one
+/// ends, not for a full cool-down of its own: it tries again when the
+/// store lets anyone.
+#[test]
+fn a_shared_cool_down_ends_at_the_same_time_in_every_process() {
+    let id = appid("ssalign");
+    let dir = store_dir("align");
+    let server = mock_for(&id, 7200, 0);
+    let out = cli(&server, &id, &dir, &["token"])
+        .env("WXTOKEN_SECRET", "not-the-secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    std::thread::sleep(secs(1.5));
+    let app = configure(&server, &id, |c| {
+        c.secret = wxtoken::Secret::new("not-the-secret");
+        c.store = wxtoken::StoreSpec::File(Some(dir.clone()));
+    });
+    let err = wxtoken::get(&app).unwrap_err();
+    assert_eq!(err.kind(), wxtoken::ErrorKind::CredentialsRejected, "{err}");
+    assert_eq!(server.token_calls(&id), 1, "answered from the store");
+    let status = wxtoken::status(&app).unwrap();
+    let left = status["cooldown_ms"].as_u64().unwrap();
+    assert!(left <= 59_000, "ends with the shared one: {left} ms left");
+    let shared_left = status["shared"]["cooldown"]["remaining_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(left.abs_diff(shared_left) < 1000, "{left} vs {shared_left}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
