@@ -211,3 +211,26 @@ fn a_shared_cool_down_ends_at_the_same_time_in_every_process() {
     assert!(left.abs_diff(shared_left) < 1000, "{left} vs {shared_left}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_host_off_the_allow_list_makes_one_call_for_all_its_processes() {
+    let id = appid("ssip");
+    let dir = store_dir("ip");
+    let server = MockServer::start(MockConfig {
+        apps: vec![MockApp::mp(&id, SECRET)],
+        lifetime_s: 7200,
+        allow_ips: Some(vec!["192.0.2.1".parse().unwrap()]),
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let outs = run_all(
+        (0..8)
+            .map(|_| cli(&server, &id, &dir, &["token"]))
+            .collect(),
+    );
+    for out in &outs {
+        assert_eq!(out.status.code(), Some(11), "{}", stderr(out));
+    }
+    assert_eq!(server.token_calls(&id), 1, "one upstream call for the host");
+    std::fs::remove_dir_all(dir).unwrap();
+}
