@@ -109,7 +109,11 @@ impl Leader<'_> {
                 // record would turn every refresh into a wasted fetch.
                 self.store.check_writable(self.key)?;
                 let mut meta = self.store.load_meta(self.key)?;
-                let force = self.admit(&meta, force)?;
+                // A stable verification (one per process, a normal fetch
+                // from a quota of 500,000 a day) neither spends nor meets
+                // the budget: short-lived workers would spend it on proofs.
+                let counted = !matches!(reason, Reason::Verify);
+                let force = self.admit(&meta, force, counted)?;
                 let fetched = match self.fetch_with_backoff(force, deadline) {
                     Ok(f) => f,
                     Err(err) => {
@@ -139,7 +143,7 @@ impl Leader<'_> {
                     "{}: fetched generation {generation}, expires in {} s",
                     self.cfg.name, fetched.expires_in_s
                 ));
-                self.count_fetch(meta, force, &*lock);
+                self.count_fetch(meta, force, counted, &*lock);
                 return match self.store.save(self.key, &record, &*lock) {
                     Ok(stored) => Ok(stored),
                     // The token is fetched (and has killed the previous
@@ -176,7 +180,7 @@ impl Leader<'_> {
     /// a stable force at most once per 30 s for all processes (a report
     /// inside that gets a normal fetch, which answers it with a later
     /// generation of the same token).
-    fn admit(&self, meta: &Meta, force: bool) -> Result<bool> {
+    fn admit(&self, meta: &Meta, force: bool, counted: bool) -> Result<bool> {
         let now = now_ms();
         let name = &self.cfg.name;
         if let Some((err, left_ms)) = meta.cooldown_error(now, &self.cfg.secret_tag()) {
@@ -188,7 +192,7 @@ impl Leader<'_> {
             return Err(err);
         }
         let budget = self.cfg.daily_fetch_budget;
-        if meta.fetches_today >= budget {
+        if counted && meta.fetches_today >= budget {
             let by = meta.last_fetch.as_ref().map_or(String::new(), |f| {
                 format!(", the last by {} pid {}", f.host, f.pid)
             });
@@ -234,8 +238,15 @@ impl Leader<'_> {
         self.save_meta(meta, lock);
     }
 
-    /// Counts a fetch against the day's budget, and clears the cool-down.
-    fn count_fetch(&self, mut meta: Meta, forced: bool, lock: &dyn RefreshLock) {
+    /// Counts a fetch against the day's budget, and clears the cool-down
+    /// (the credentials work). An uncounted one writes only that.
+    fn count_fetch(&self, mut meta: Meta, forced: bool, counted: bool, lock: &dyn RefreshLock) {
+        if !counted {
+            if meta.cooldown.take().is_some() {
+                self.save_meta(&meta, lock);
+            }
+            return;
+        }
         let now = now_ms();
         meta.fetches_today = meta.fetches_today.saturating_add(1);
         meta.last_fetch = Some(LastFetch {

@@ -234,3 +234,38 @@ fn a_host_off_the_allow_list_makes_one_call_for_all_its_processes() {
     assert_eq!(server.token_calls(&id), 1, "one upstream call for the host");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Stable mode's one verifying fetch per process (a normal fetch, from a
+/// quota of 500,000 a day) neither spends the budget nor is refused by it:
+/// short-lived workers would otherwise spend the day's budget on proofs.
+#[test]
+fn a_stable_verification_neither_spends_nor_meets_the_budget() {
+    let id = appid("ssverify");
+    let dir = store_dir("verify");
+    let server = mock_for(&id, 7200, 0);
+    let stable_calls = || server.stats()["token_calls"][&id]["stable_token"].as_u64();
+    let flags = ["--mode", "stable", "--daily-fetch-budget", "1"];
+    let mut first = cli(&server, &id, &dir, &["token"]);
+    first.args(flags);
+    let token = printed_token(first.output().unwrap());
+    assert_eq!(stable_calls(), Some(1));
+    // This process adopts that token: its refresher verifies the secret.
+    let app = configure(&server, &id, |c| {
+        c.mode = wxtoken::Mode::Stable;
+        c.daily_fetch_budget = 1;
+        c.store = wxtoken::StoreSpec::File(Some(dir.clone()));
+    });
+    assert_eq!(wxtoken::get(&app).unwrap().to_string(), token);
+    let deadline = std::time::Instant::now() + secs(10.0);
+    while stable_calls() != Some(2) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no verification: {}",
+            wxtoken::status(&app).unwrap()
+        );
+        std::thread::sleep(secs(0.05));
+    }
+    let status = wxtoken::status(&app).unwrap();
+    assert_eq!(status["shared"]["fetches_today"], 1, "{status}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
