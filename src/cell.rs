@@ -25,7 +25,7 @@ use crate::stats::{Ceiling, Stats};
 use crate::store::Store;
 
 /// Stable mode may force a new token at most this often (wechat-api.md 2).
-const STABLE_FORCE_SPACING_MS: u64 = 30_000;
+pub(crate) const STABLE_FORCE_SPACING_MS: u64 = 30_000;
 
 /// A record with its refresh point worked out once, for the fast path.
 pub(crate) struct Cached {
@@ -123,8 +123,12 @@ impl TokenCell {
                     return Ok(c.rec.token.clone());
                 }
             }
+            // Stable mode goes on to a refresh, which may fetch without
+            // the store (refresh.rs, Leader::without_store).
             if let Some(err) = store_err.take() {
-                return Err(err);
+                if self.cfg.mode != Mode::Stable {
+                    return Err(err);
+                }
             }
             // Each round waits for a landing; this bounds the rounds too
             // (the first always runs, so wait_ms = 0 still starts a refresh).
@@ -230,6 +234,8 @@ impl TokenCell {
             }),
             None => json!({ "present": false }),
         };
+        // Read before taking the flight lock: no store I/O under it.
+        let shared = self.shared_status(now);
         let f = self.flight.lock();
         let last_error = f.last_error.as_ref().map(
             |e| json!({ "kind": e.kind().as_str(), "errcode": e.errcode(), "errmsg": e.errmsg() }),
@@ -247,8 +253,18 @@ impl TokenCell {
             "cooldown_ms": f.cooldown_until.saturating_sub(mono_ms()),
             "last_error": last_error,
             "credentials": self.stats.credentials_json(),
+            "shared": shared,
             "stats": self.stats.to_json(),
         })
+    }
+
+    /// The store's shared state for status: fetches today, who made the
+    /// last one, a shared cool-down (null if the store cannot be read).
+    fn shared_status(&self, now: u64) -> Value {
+        match self.store.load_meta(&self.key) {
+            Ok(m) => m.to_status(now, self.cfg.daily_fetch_budget),
+            Err(_) => Value::Null,
+        }
     }
 
     /// Takes a record from the store if it is newer than ours.
@@ -358,12 +374,17 @@ impl TokenCell {
     /// A panic (a bug, or in a dependency) lands as an error: a flight that
     /// never lands would leave every later caller waiting out wait_ms.
     fn fly(self: Arc<Self>, reason: Reason, force: bool) {
-        let known = self.current.load().as_ref().map_or(0, |c| c.rec.generation);
+        let (known, valid_in_hand) = match self.current.load().as_deref() {
+            Some(c) => (c.rec.generation, c.rec.is_valid(now_ms())),
+            None => (0, false),
+        };
         let leader = Leader {
             cfg: &self.cfg,
             store: &*self.store,
             key: &self.key,
             stats: &self.stats,
+            valid_in_hand,
+            shared_cooldown_ms: Default::default(),
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| leader.run(&reason, force, known)))
             .unwrap_or_else(|_| {
@@ -376,7 +397,10 @@ impl TokenCell {
         if let Ok(rec) = &result {
             self.adopt(rec.clone());
         }
-        self.land(result.map(drop));
+        // Answered from a shared cool-down: ours ends with it, so this
+        // process tries again when the store's does, not a full one later.
+        let shared_left = leader.shared_cooldown_ms.get();
+        self.land_for(result.map(drop), shared_left);
     }
 
     /// A refresh must end with a record that answers why it ran: valid and
@@ -407,6 +431,12 @@ impl TokenCell {
 
     /// Ends the flight: records its outcome, wakes its waiters.
     fn land(&self, result: Result<()>) {
+        self.land_for(result, None);
+    }
+
+    /// Lands; a failure cools down for `cooldown_ms` if given, else by
+    /// policy.
+    fn land_for(&self, result: Result<()>, cooldown_ms: Option<u64>) {
         let mut f = self.flight.lock();
         f.running = false;
         f.landings += 1;
@@ -416,7 +446,12 @@ impl TokenCell {
                 f.failures_in_row = 0;
                 f.cooldown_until = 0;
             }
-            Err(err) => f.failed(err),
+            Err(err) => {
+                f.failed(err);
+                if let Some(ms) = cooldown_ms {
+                    f.cooldown_until = mono_ms().saturating_add(ms);
+                }
+            }
         }
         let waiters = std::mem::take(&mut f.waiters);
         drop(f);

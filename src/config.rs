@@ -18,7 +18,7 @@ pub const DEFAULT_MP_API_BASE: &str = "https://api.weixin.qq.com";
 pub const DEFAULT_WECOM_API_BASE: &str = "https://qyapi.weixin.qq.com";
 
 /// The options `configure` accepts, besides appid and secret.
-pub const OPTION_NAMES: [&str; 10] = [
+pub const OPTION_NAMES: [&str; 11] = [
     "name",
     "platform",
     "mode",
@@ -29,6 +29,7 @@ pub const OPTION_NAMES: [&str; 10] = [
     "wait_ms",
     "key_prefix",
     "redis_ca_file",
+    "daily_fetch_budget",
 ];
 
 /// The range of each numeric option (README, "Configuration"). Bounded so
@@ -38,6 +39,11 @@ pub const OPTION_NAMES: [&str; 10] = [
 pub const REFRESH_MARGIN_S_RANGE: RangeInclusive<u64> = 0..=7200;
 pub const TIMEOUT_MS_RANGE: RangeInclusive<u64> = 1..=60_000;
 pub const WAIT_MS_RANGE: RangeInclusive<u64> = 0..=600_000;
+/// Fetches per app and UTC day, for all processes of a store together. The
+/// platform allows 2000 classic tokens a day; the default leaves most of
+/// that to whoever else fetches with the same credentials.
+pub const DAILY_FETCH_BUDGET_RANGE: RangeInclusive<u64> = 1..=2000;
+pub const DEFAULT_DAILY_FETCH_BUDGET: u64 = 500;
 
 /// A secret is 32 (WeChat) or 43 (WeCom) characters; a secret file larger
 /// than this is the wrong file (or /dev/zero), and is not read further.
@@ -129,6 +135,9 @@ pub struct Config {
     /// A PEM file of the CA that signed a `rediss://` server's certificate
     /// (None: the system's roots).
     pub redis_ca_file: Option<PathBuf>,
+    /// Fetches per UTC day that the processes sharing the store make at
+    /// most (see [`DAILY_FETCH_BUDGET_RANGE`]); past it, a quota error.
+    pub daily_fetch_budget: u64,
 }
 
 impl Config {
@@ -149,6 +158,7 @@ impl Config {
             wait: Duration::from_millis(10000),
             key_prefix: crate::store::DEFAULT_PREFIX.to_string(),
             redis_ca_file: None,
+            daily_fetch_budget: DEFAULT_DAILY_FETCH_BUDGET,
         }
     }
 
@@ -266,6 +276,9 @@ impl Config {
         if let Some(ms) = opt.number("wait_ms", WAIT_MS_RANGE)? {
             cfg.wait = Duration::from_millis(ms);
         }
+        if let Some(n) = opt.number("daily_fetch_budget", DAILY_FETCH_BUDGET_RANGE)? {
+            cfg.daily_fetch_budget = n;
+        }
         if let Some(prefix) = opt.string("key_prefix")? {
             cfg.key_prefix = prefix;
         }
@@ -326,6 +339,11 @@ impl Config {
         )?;
         check_range("timeout_ms", duration_ms(self.timeout), TIMEOUT_MS_RANGE)?;
         check_range("wait_ms", duration_ms(self.wait), WAIT_MS_RANGE)?;
+        check_range(
+            "daily_fetch_budget",
+            self.daily_fetch_budget as f64,
+            DAILY_FETCH_BUDGET_RANGE,
+        )?;
         crate::store::check_prefix(&self.key_prefix)?;
         if self.redis_ca_file.is_some()
             && !matches!(&self.store, StoreSpec::Redis(url) if url.starts_with("rediss://"))
@@ -354,6 +372,14 @@ impl Config {
             key.push_str(&short_hash(&self.api_base));
         }
         key
+    }
+}
+
+impl Config {
+    /// A short hash of the secret (as WeCom store keys hold): the shared
+    /// credentials cool-down holds only for processes with the same secret.
+    pub(crate) fn secret_tag(&self) -> String {
+        short_hash(self.secret.expose())
     }
 }
 

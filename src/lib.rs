@@ -23,6 +23,7 @@ mod error;
 pub mod ffi;
 mod fork;
 mod log;
+mod meta;
 pub mod mock;
 mod policy;
 #[cfg(feature = "python")]
@@ -38,8 +39,9 @@ mod upstream;
 
 pub use config::{
     parse_options_json, read_secret_file, Config, Mode, Platform, Secret, StoreSpec,
-    DEFAULT_MP_API_BASE, DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES,
-    REFRESH_MARGIN_S_RANGE, TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
+    DAILY_FETCH_BUDGET_RANGE, DEFAULT_DAILY_FETCH_BUDGET, DEFAULT_MP_API_BASE,
+    DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES, REFRESH_MARGIN_S_RANGE,
+    TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
 pub use record::Record;

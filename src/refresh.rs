@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use crate::cell::STABLE_FORCE_SPACING_MS;
 use crate::clock::{mono_ms, now_ms};
 use crate::config::Config;
+use crate::config::Mode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
+use crate::meta::{self, LastFetch, Meta, SharedCooldown};
 use crate::policy;
 use crate::record::Record;
 use crate::stats::Stats;
-use crate::store::Store;
+use crate::store::{RefreshLock, Store};
 use crate::upstream::{self, Fetched};
 
 /// How often a waiting process looks for the leader's record.
@@ -71,6 +74,12 @@ pub(crate) struct Leader<'a> {
     pub store: &'a dyn Store,
     pub key: &'a str,
     pub stats: &'a Stats,
+    /// Whether the cell still holds a valid token (it then serves that one
+    /// through a store outage rather than fetching alone).
+    pub valid_in_hand: bool,
+    /// Set when the refresh was answered from a shared cool-down: what is
+    /// left of it, for the cell's own.
+    pub shared_cooldown_ms: std::cell::Cell<Option<u64>>,
 }
 
 impl Leader<'_> {
@@ -90,7 +99,11 @@ impl Leader<'_> {
         // Callers are bounded by wait_ms regardless (cell.rs).
         let deadline = mono_ms().saturating_add(ms(lease).saturating_mul(2));
         loop {
-            if let Some(lock) = self.store.try_lock(self.key, lease)? {
+            let locked = match self.store.try_lock(self.key, lease) {
+                Ok(locked) => locked,
+                Err(err) => return self.without_store(reason, force, known_generation, err),
+            };
+            if let Some(lock) = locked {
                 let held = self.store.load(self.key)?;
                 match held {
                     Some(h) if !reason.needs_fetch(Some(&h), now_ms(), margin) => return Ok(h),
@@ -99,9 +112,16 @@ impl Leader<'_> {
                 // Before spending a fetch: a store that cannot hold the
                 // record would turn every refresh into a wasted fetch.
                 self.store.check_writable(self.key)?;
+                let mut meta = self.store.load_meta(self.key)?;
+                // A stable verification (one per process, a normal fetch
+                // from a quota of 500,000 a day) neither spends nor meets
+                // the budget: short-lived workers would spend it on proofs.
+                let counted = !matches!(reason, Reason::Verify);
+                let force = self.admit(&meta, force, counted)?;
                 let fetched = match self.fetch_with_backoff(force, deadline) {
                     Ok(f) => f,
                     Err(err) => {
+                        self.share_failure(&mut meta, &err, &*lock);
                         // A leader stopped or slow past its lease was taken
                         // over: the taker's record answers the refresh.
                         return match self.store.load(self.key) {
@@ -127,6 +147,7 @@ impl Leader<'_> {
                     "{}: fetched generation {generation}, expires in {} s",
                     self.cfg.name, fetched.expires_in_s
                 ));
+                self.count_fetch(meta, force, counted, &*lock);
                 return match self.store.save(self.key, &record, &*lock) {
                     Ok(stored) => Ok(stored),
                     // The token is fetched (and has killed the previous
@@ -156,6 +177,142 @@ impl Leader<'_> {
             }
             thread::sleep(LOCK_POLL);
         }
+    }
+
+    /// Whether the shared state lets this refresh fetch (and force): not
+    /// during another process's cool-down, not past the daily budget, and
+    /// a stable force at most once per 30 s for all processes (a report
+    /// inside that gets a normal fetch, which answers it with a later
+    /// generation of the same token).
+    fn admit(&self, meta: &Meta, force: bool, counted: bool) -> Result<bool> {
+        let now = now_ms();
+        let name = &self.cfg.name;
+        if let Some((err, left_ms)) = meta.cooldown_error(now, &self.cfg.secret_tag()) {
+            self.shared_cooldown_ms.set(Some(left_ms));
+            log::info(format_args!(
+                "{name}: the last refresh failed ({err}); cooling down for another \
+                 {left_ms} ms, no upstream call"
+            ));
+            return Err(err);
+        }
+        let budget = self.cfg.daily_fetch_budget;
+        if counted && meta.fetches_today >= budget {
+            let by = meta.last_fetch.as_ref().map_or(String::new(), |f| {
+                format!(", the last by {} pid {}", f.host, f.pid)
+            });
+            let err = Error::new(
+                ErrorKind::QuotaExhausted,
+                format!(
+                    "daily fetch budget of {budget} spent ({} fetches today{by}); \
+                     resets at 00:00 UTC",
+                    meta.fetches_today
+                ),
+            );
+            log::info(format_args!("{name}: {err}; not fetching"));
+            return Err(err);
+        }
+        let forced_recently = meta
+            .last_force_ms
+            .is_some_and(|t| now.saturating_sub(t) < STABLE_FORCE_SPACING_MS);
+        if force && forced_recently {
+            log::info(format_args!(
+                "{name}: a new stable token was forced less than {} s ago; \
+                 a normal fetch instead",
+                STABLE_FORCE_SPACING_MS / 1000
+            ));
+            return Ok(false);
+        }
+        Ok(force)
+    }
+
+    /// A failure every process would meet too (the platform rejected the
+    /// credentials or IP, or a quota is spent) goes to the store: the
+    /// others answer it until the cool-down ends, with no upstream call.
+    fn share_failure(&self, meta: &mut Meta, err: &Error, lock: &dyn RefreshLock) {
+        if !meta::is_shared_failure(err) {
+            return;
+        }
+        meta.cooldown = Some(SharedCooldown {
+            errcode: err.errcode(),
+            errmsg: err.errmsg().to_string(),
+            until_ms: now_ms().saturating_add(ms(policy::cooldown(err, 1))),
+            host: meta::host_name().clone(),
+            secret_tag: self.cfg.secret_tag(),
+        });
+        self.save_meta(meta, lock);
+    }
+
+    /// Counts a fetch against the day's budget, and clears the cool-down
+    /// (the credentials work). An uncounted one writes only that.
+    fn count_fetch(&self, mut meta: Meta, forced: bool, counted: bool, lock: &dyn RefreshLock) {
+        if !counted {
+            if meta.cooldown.take().is_some() {
+                self.save_meta(&meta, lock);
+            }
+            return;
+        }
+        let now = now_ms();
+        meta.fetches_today = meta.fetches_today.saturating_add(1);
+        meta.last_fetch = Some(LastFetch {
+            host: meta::host_name().clone(),
+            pid: std::process::id(),
+            at_ms: now,
+        });
+        meta.cooldown = None;
+        if forced {
+            meta.last_force_ms = Some(now);
+        }
+        self.save_meta(&meta, lock);
+    }
+
+    /// The shared state is advice: failing to write it costs a fetch
+    /// later, never the token in hand.
+    fn save_meta(&self, meta: &Meta, lock: &dyn RefreshLock) {
+        if let Err(err) = self.store.save_meta(self.key, meta, lock) {
+            log::info(format_args!(
+                "{}: cannot write the shared state: {err}",
+                self.cfg.name
+            ));
+        }
+    }
+
+    /// The store cannot be locked (Redis down). Classic mode never fetches
+    /// alone: its fetch would kill the token every other host uses. Stable
+    /// mode's normal fetch hands back the token the others have and
+    /// invalidates nobody: with no valid token it fetches, serves the
+    /// token from memory and logs it. Never a force (that one revokes),
+    /// never for a report (a normal fetch would answer the same token),
+    /// never while a valid token is in hand (it is served until it
+    /// expires: fetching in the margin would repeat at every half-life).
+    fn without_store(
+        &self,
+        reason: &Reason,
+        force: bool,
+        known_generation: u64,
+        err: Error,
+    ) -> Result<Record> {
+        let alone = self.cfg.mode == Mode::Stable
+            && !force
+            && !self.valid_in_hand
+            && matches!(reason, Reason::Expiring);
+        if !alone {
+            return Err(err);
+        }
+        log::info(format_args!(
+            "{}: the store is unreachable ({err}); stable mode fetches on its own \
+             (a normal fetch invalidates no other host's token)",
+            self.cfg.name
+        ));
+        let deadline = mono_ms().saturating_add(ms(lease(self.cfg)));
+        let fetched = self.fetch_with_backoff(false, deadline)?;
+        let now = now_ms();
+        Ok(Record {
+            token: fetched.token.into(),
+            expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
+            fetched_at_ms: now,
+            generation: known_generation.saturating_add(1),
+            fence: 0,
+        })
     }
 
     fn fetch_with_backoff(&self, force: bool, deadline: u64) -> Result<Fetched> {

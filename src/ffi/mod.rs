@@ -28,7 +28,8 @@ use cstr::{arg_str, arg_str_or};
 /// - `options_json`: a JSON object with any of `name`, `platform` ("mp",
 ///   "wecom"), `mode` ("token", "stable"), `api_base`, `store` ("memory",
 ///   "file", "file:/dir", "redis://..."), `refresh_margin_s` (0 to 7200),
-///   `timeout_ms` (1 to 60000), `wait_ms` (0 to 600000). NULL or "" means
+///   `timeout_ms` (1 to 60000), `wait_ms` (0 to 600000), `key_prefix`,
+///   `redis_ca_file`, `daily_fetch_budget` (1 to 2000). NULL or "" means
 ///   no options; options not given fall back to their `WXTOKEN_*`
 ///   environment variable, then to the default. Unknown or mistyped keys, a
 ///   key given twice, numbers out of range, control characters in strings

@@ -10,8 +10,10 @@ use once_cell::sync::Lazy;
 
 use super::{RefreshLock, Store};
 use crate::clock::mono_ms;
+use crate::clock::now_ms;
 use crate::error::Result;
 use crate::fork::{self, Mutex};
+use crate::meta::{utc_day, Meta};
 use crate::record::Record;
 
 /// A held lock: who holds it (its fence), until when (ms), taken in which
@@ -28,6 +30,7 @@ type Leases = Arc<Mutex<HashMap<String, Lease>>>;
 #[derive(Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
+    metas: Mutex<HashMap<String, Meta>>,
     locks: Leases,
     /// The last fence handed out, for all keys: fences only grow.
     last_fence: Mutex<u64>,
@@ -119,6 +122,26 @@ impl Store for MemoryStore {
     fn describe(&self) -> String {
         "memory".to_string()
     }
+
+    fn load_meta(&self, key: &str) -> Result<Meta> {
+        let today = utc_day(now_ms());
+        Ok(match self.metas.lock().get(key) {
+            Some(m) => m.clone().roll_to(today),
+            None => Meta::new(today),
+        })
+    }
+
+    fn save_meta(&self, key: &str, meta: &Meta, lock: &dyn RefreshLock) -> Result<()> {
+        let mut metas = self.metas.lock();
+        if metas.get(key).is_none_or(|held| lock.fence() >= held.fence) {
+            let meta = Meta {
+                fence: lock.fence(),
+                ..meta.clone()
+            };
+            metas.insert(key.to_string(), meta);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -164,5 +187,18 @@ mod tests {
         assert!(short.is_some());
         // A zero lease has already run out: a dead holder does not block.
         assert!(s.try_lock("k", Duration::from_secs(1)).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_stale_leader_cannot_overwrite_the_shared_state() {
+        let s = MemoryStore::default();
+        let stale = s.try_lock("k", Duration::from_millis(0)).unwrap().unwrap();
+        let taker = s.try_lock("k", Duration::from_secs(60)).unwrap().unwrap();
+        let mut m = s.load_meta("k").unwrap();
+        m.fetches_today = 2;
+        s.save_meta("k", &m, &*taker).unwrap();
+        m.fetches_today = 1;
+        s.save_meta("k", &m, &*stale).unwrap();
+        assert_eq!(s.load_meta("k").unwrap().fetches_today, 2);
     }
 }

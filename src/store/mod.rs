@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::config::{Config, StoreSpec};
 use crate::error::Result;
+use crate::meta::Meta;
 use crate::record::Record;
 
 pub use self::redis::RedisStore;
@@ -52,6 +53,15 @@ pub trait Store: Send + Sync {
 
     /// For status output (never a password or secret).
     fn describe(&self) -> String;
+
+    /// The app's shared failure state and fetch count (crate::meta), its
+    /// count rolled over to the store's current UTC day. Unreadable or
+    /// foreign content reads as an empty meta.
+    fn load_meta(&self, key: &str) -> Result<Meta>;
+
+    /// Writes `meta`, stamped with `lock`'s fence, unless the store holds
+    /// one written under a later fence (a leader that lost its lease).
+    fn save_meta(&self, key: &str, meta: &Meta, lock: &dyn RefreshLock) -> Result<()>;
 }
 
 /// Opens the store a config names.

@@ -17,6 +17,10 @@ use crate::support::*;
 const FORKS: usize = 120;
 const HAMMERS: usize = 4;
 const CHILD_BOUND: Duration = Duration::from_secs(10);
+/// The storm refreshes one app hundreds of times: the daily fetch budget it
+/// shares through the memory store is set to the platform's (the
+/// simulator's quota), not the default 500.
+const STORM_BUDGET: u64 = 2000;
 
 /// Exit codes: 0 ok, 1x an entry point failed where it must not.
 fn child(mem: &str, file: &str, base: &str) -> i32 {
@@ -37,6 +41,7 @@ fn child(mem: &str, file: &str, base: &str) -> i32 {
     cfg.api_base = base.to_string();
     cfg.store = StoreSpec::Memory;
     cfg.name = "fork-storm-child".into();
+    cfg.daily_fetch_budget = STORM_BUDGET;
     let Ok(own) = wxtoken::configure(cfg) else {
         return 14;
     };
@@ -89,6 +94,7 @@ fn children_forked_during_a_storm_of_calls_never_hang() {
     let dir = std::env::temp_dir().join(format!("wxtoken-adv-storm-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mem = configure(&server, &mem_id, |c| {
+        c.daily_fetch_budget = STORM_BUDGET;
         c.wait = secs(3.0);
         c.timeout = secs(2.0);
     });
@@ -127,6 +133,7 @@ fn children_forked_during_a_storm_of_calls_never_hang() {
                         cfg.api_base = base.clone();
                         cfg.store = StoreSpec::Memory;
                         cfg.name = format!("storm-{id}-{i}");
+                        cfg.daily_fetch_budget = STORM_BUDGET;
                         if let Ok(name) = wxtoken::configure(cfg) {
                             if let Ok(t) = wxtoken::get(&name) {
                                 let _ = wxtoken::invalidate(&name, &t);

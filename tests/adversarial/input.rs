@@ -450,6 +450,7 @@ fn numeric_options_are_bounded() {
         ("refresh_margin_s", 0u64, 7200u64),
         ("timeout_ms", 1, 60_000),
         ("wait_ms", 0, 600_000),
+        ("daily_fetch_budget", 1, 2000),
     ];
     for (key, lo, hi) in ranges {
         for ok in [lo, hi] {
@@ -497,6 +498,8 @@ fn numeric_options_are_bounded() {
         |c| c.timeout = Duration::MAX,
         |c| c.timeout = Duration::ZERO,
         |c| c.refresh_margin = Duration::from_secs(18_446_744_073_709_552),
+        |c| c.daily_fetch_budget = 0,
+        |c| c.daily_fetch_budget = u64::MAX,
     ] {
         let mut cfg = Config::new(&id, SECRET);
         cfg.store = wxtoken::StoreSpec::Memory;

@@ -12,5 +12,6 @@ mod invalidate;
 mod refresh_cycles;
 mod rejections;
 mod secrecy;
+mod shared_state;
 mod stable;
 mod wecom;

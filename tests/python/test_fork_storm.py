@@ -67,7 +67,10 @@ def _wait(pid: int) -> int | None:
 
 def test_children_forked_during_a_storm_of_calls_never_hang(mock: Mock, tmp_path: Path) -> None:
     appid, secret = mock.new_app()
-    opts: dict[str, Any] = {"api_base": mock.url, "store": "memory", "wait_ms": 3000, "timeout_ms": 2000}
+    # The storm refreshes one app hundreds of times: a daily fetch budget of
+    # the simulator's quota, not the default 500.
+    opts: dict[str, Any] = {"api_base": mock.url, "store": "memory", "wait_ms": 3000, "timeout_ms": 2000,
+                            "daily_fetch_budget": 2000}
     mem = wxtoken.configure(appid, secret, **opts)
     file_app = mock.configure(store=f"file:{tmp_path / 'store'}", wait_ms=3000, timeout_ms=2000)
     wxtoken.get_token(mem)

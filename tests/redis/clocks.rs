@@ -24,7 +24,7 @@ fn faketime_lib() -> String {
 }
 
 /// The CLI with this host's clock shifted by `offset` ("+10m", "-10m").
-fn skewed(server: &MockServer, id: &str, url: &str, offset: &str, args: &[&str]) -> Command {
+pub fn skewed(server: &MockServer, id: &str, url: &str, offset: &str, args: &[&str]) -> Command {
     let mut cmd = cli(server, id, url, args);
     cmd.env("LD_PRELOAD", faketime_lib())
         .env("FAKETIME", offset)

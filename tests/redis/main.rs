@@ -15,4 +15,5 @@ mod locks;
 mod outage;
 mod secrecy;
 mod sentinel;
+mod shared_state;
 mod tls;

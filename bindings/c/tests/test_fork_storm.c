@@ -115,8 +115,11 @@ int main(void)
     long iters = t_env_long("WXTOKEN_TEST_ITERS", 10000);
     long forks = t_env_long("WXTOKEN_TEST_FORKS", iters >= 10000 ? 300 : iters / 10 + 1);
     snprintf(store_dir, sizeof store_dir, "/tmp/wxtoken-c-storm-%ld", (long)getpid());
+    /* The storm refreshes one app hundreds of times: a daily fetch budget
+     * of the simulator's quota, not the default 500. */
     snprintf(mem_options, sizeof mem_options,
-             "{\"store\":\"memory\",\"api_base\":\"%s\",\"wait_ms\":3000,\"timeout_ms\":2000}",
+             "{\"store\":\"memory\",\"api_base\":\"%s\",\"wait_ms\":3000,\"timeout_ms\":2000,"
+             "\"daily_fetch_budget\":2000}",
              t_base());
     snprintf(file_options, sizeof file_options,
              "{\"store\":\"file:%s\",\"api_base\":\"%s\",\"wait_ms\":3000,\"timeout_ms\":2000}",

@@ -81,7 +81,8 @@ class WxToken
      *
      * @param array<string, string|int|null> $options name, platform (mp|wecom), mode
      *   (token|stable), api_base, store (memory|file|file:/dir|redis://...),
-     *   refresh_margin_s, timeout_ms, wait_ms. Unknown keys are refused.
+     *   refresh_margin_s, timeout_ms, wait_ms, key_prefix, redis_ca_file,
+     *   daily_fetch_budget. Unknown keys are refused.
      * @return string the name to pass to get(), invalidate(), status() and call()
      * @throws InvalidArgumentException for a bad appid, secret or option
      */

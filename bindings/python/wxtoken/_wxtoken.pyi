@@ -22,6 +22,7 @@ class Options(TypedDict, total=False):
     wait_ms: int
     key_prefix: str
     redis_ca_file: str
+    daily_fetch_budget: int
 
 def configure(appid: str | None = None, secret: str | None = None, **options: Unpack[Options]) -> str:
     """Registers an app (or replaces its configuration); returns its name."""

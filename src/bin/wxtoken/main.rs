@@ -116,6 +116,10 @@ struct AppArgs {
     /// Default 10000, 0 to 600000 [env: WXTOKEN_WAIT_MS]
     #[arg(long, value_name = "N")]
     wait_ms: Option<String>,
+    /// Fetches per UTC day, all processes of the store together; default
+    /// 500, 1 to 2000 [env: WXTOKEN_DAILY_FETCH_BUDGET]
+    #[arg(long, value_name = "N")]
+    daily_fetch_budget: Option<String>,
     /// File holding the secret (at most 4096 bytes) [env: WXTOKEN_SECRET_FILE];
     /// or set WXTOKEN_SECRET
     #[arg(long, value_name = "PATH")]
@@ -260,6 +264,7 @@ fn options(app: &AppArgs) -> Map<String, Value> {
         ("refresh_margin_s", &app.refresh_margin_s),
         ("timeout_ms", &app.timeout_ms),
         ("wait_ms", &app.wait_ms),
+        ("daily_fetch_budget", &app.daily_fetch_budget),
     ];
     given
         .into_iter()

@@ -18,8 +18,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::{RefreshLock, Store};
+use crate::clock::now_ms;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
+use crate::meta::{utc_day, Meta};
 use crate::record::Record;
 use dir::{Access, Dir, Found, Place, Stamp};
 
@@ -106,15 +108,20 @@ impl FileStore {
                 return Ok(held);
             }
         }
-        let name = record_name(key);
+        self.replace_file(key, &record_name(key), &record.to_json())?;
+        Ok(record.clone())
+    }
+
+    /// Replaces the file `name` with `text` atomically: a temporary file,
+    /// synced, renamed over it through the verified directory.
+    fn replace_file(&self, key: &str, name: &str, text: &str) -> Result<()> {
         let tmp = temp_name(key);
-        let json = record.to_json();
         let write = |fd| -> io::Result<()> {
             let mut f = dir::create_new(fd, &tmp)?;
             let written = f
-                .write_all(json.as_bytes())
+                .write_all(text.as_bytes())
                 .and_then(|()| f.sync_all())
-                .and_then(|()| dir::rename(fd, &tmp, &name));
+                .and_then(|()| dir::rename(fd, &tmp, name));
             if written.is_err() {
                 let _ = dir::remove_junk(fd, &tmp);
             }
@@ -122,8 +129,23 @@ impl FileStore {
         };
         self.dir
             .run(write)?
-            .map_err(|e| self.err(&name, "cannot write", &e))?;
-        Ok(record.clone())
+            .map_err(|e| self.err(name, "cannot write", &e))
+    }
+
+    /// The meta file's content, None if absent, junk or not ours.
+    fn read_meta(&self, key: &str) -> Result<Option<Meta>> {
+        let name = meta_name(key);
+        let file = match self.dir.run(|fd| dir::open_file(fd, &name, Access::Read))? {
+            Ok(Found::Ours(f)) => f,
+            Ok(Found::Junk | Found::Absent) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(&name, "cannot read", &e)),
+        };
+        let mut text = String::new();
+        Ok(match file.take(MAX_RECORD).read_to_string(&mut text) {
+            Ok(_) => Meta::from_json(&text, now_ms()),
+            Err(_) => None,
+        })
     }
 }
 
@@ -151,6 +173,10 @@ const PROBE_BYTES: usize = 8 * 1024;
 
 fn record_name(key: &str) -> String {
     format!("{key}.json")
+}
+
+fn meta_name(key: &str) -> String {
+    format!("{key}.meta")
 }
 
 fn lock_name(key: &str) -> String {
@@ -287,6 +313,33 @@ impl Store for FileStore {
 
     fn describe(&self) -> String {
         format!("file:{}", self.dir.path().display())
+    }
+
+    fn load_meta(&self, key: &str) -> Result<Meta> {
+        let today = utc_day(now_ms());
+        Ok(self
+            .read_meta(key)?
+            .map_or_else(|| Meta::new(today), |m| m.roll_to(today)))
+    }
+
+    /// Under the lock file's mutation lock, as records are: a leader whose
+    /// lease was taken over writes nothing.
+    fn save_meta(&self, key: &str, meta: &Meta, lock: &dyn RefreshLock) -> Result<()> {
+        let fence = lock.fence();
+        let meta = Meta {
+            fence,
+            ..meta.clone()
+        };
+        let slot = self.slot(key)?;
+        let write = || match self.read_meta(key)? {
+            Some(held) if held.fence > fence => Ok(()),
+            _ => self.replace_file(key, &meta_name(key), &meta.to_json()),
+        };
+        match lease::if_current(&slot, fence, write) {
+            Ok(Some(written)) => written,
+            Ok(None) => Ok(()),
+            Err(e) => Err(self.err(&lock_name(key), "cannot lock", &e)),
+        }
     }
 }
 
@@ -551,6 +604,31 @@ mod tests {
         assert_eq!(store.load("k").unwrap().unwrap().token.as_ref(), "two");
         fs::remove_file(dir.join("k.json")).unwrap();
         assert_eq!(store.load("k").unwrap(), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn shared_state_is_fenced_and_junk_reads_as_empty() {
+        let dir = temp_dir("meta");
+        let store = FileStore::open(Some(&dir)).unwrap();
+        assert_eq!(store.load_meta("k").unwrap().fetches_today, 0);
+        let stale = store.try_lock("k", Duration::ZERO).unwrap().unwrap();
+        let taker = store
+            .try_lock("k", Duration::from_secs(60))
+            .unwrap()
+            .unwrap();
+        let mut m = store.load_meta("k").unwrap();
+        m.fetches_today = 2;
+        store.save_meta("k", &m, &*taker).unwrap();
+        m.fetches_today = 7;
+        store.save_meta("k", &m, &*stale).unwrap();
+        assert_eq!(store.load_meta("k").unwrap().fetches_today, 2);
+        assert_eq!(
+            fs::metadata(dir.join("k.meta")).unwrap().mode() & 0o777,
+            0o600
+        );
+        fs::write(dir.join("k.meta"), b"\xff garbage").unwrap();
+        assert_eq!(store.load_meta("k").unwrap().fetches_today, 0);
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 pub(crate) const DEFAULT_PREFIX: &str = "wxtoken";
 
-/// The three keys of one app.
+/// The keys of one app.
 pub(super) struct Keys {
     /// The record: a hash, expiring with the token.
     pub rec: String,
@@ -15,6 +15,9 @@ pub(super) struct Keys {
     /// The fence counter: only grows (the lock script bumps it past the
     /// record's fence if it was ever wiped).
     pub fence: String,
+    /// The shared failure state and fetch count (crate::meta): a hash of
+    /// the writer's fence and the meta's JSON, times on Redis's clock.
+    pub meta: String,
 }
 
 impl Keys {
@@ -26,6 +29,7 @@ impl Keys {
             rec: format!("{base}:rec"),
             lock: format!("{base}:lock"),
             fence: format!("{base}:fence"),
+            meta: format!("{base}:meta"),
         }
     }
 }
@@ -57,6 +61,7 @@ mod tests {
         assert_eq!(k.rec, "wxtoken:{mp-token-wx1@ab12}:rec");
         assert_eq!(k.lock, "wxtoken:{mp-token-wx1@ab12}:lock");
         assert_eq!(k.fence, "wxtoken:{mp-token-wx1@ab12}:fence");
+        assert_eq!(k.meta, "wxtoken:{mp-token-wx1@ab12}:meta");
     }
 
     #[test]

@@ -36,6 +36,7 @@ use super::{RefreshLock, Store};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::meta::{utc_day, Meta};
 use crate::record::Record;
 use keys::Keys;
 use link::Link;
@@ -190,7 +191,60 @@ impl Store for RedisStore {
     fn describe(&self) -> String {
         self.describe.clone()
     }
+
+    /// Times come back from Redis's clock to this host's, and the day is
+    /// Redis's UTC day: every host of the fleet resets at the same moment.
+    fn load_meta(&self, key: &str) -> Result<Meta> {
+        let keys = self.keys(key);
+        let reply: Reply = self.link.run("read the shared state", |c| {
+            scripts::LOAD_META.key(&keys.meta).invoke(c)
+        })?;
+        let (redis_now, offset) = self.clock.time_and_offset(&reply).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Store,
+                format!(
+                    "redis store {}: the meta script answered no time",
+                    self.describe
+                ),
+            )
+        })?;
+        let today = utc_day(redis_now);
+        let stored = reply
+            .get(2)
+            .and_then(|j| j.as_deref())
+            .and_then(|j| Meta::from_json(j, redis_now));
+        Ok(stored.map_or_else(|| Meta::new(today), |m| m.shifted(offset).roll_to(today)))
+    }
+
+    /// Times go to Redis's clock with the offset of the last reply (the
+    /// leader has just read the meta, so it is fresh).
+    fn save_meta(&self, key: &str, meta: &Meta, lock: &dyn RefreshLock) -> Result<()> {
+        let offset = match self.clock.known_offset() {
+            Some(o) => o,
+            None => {
+                self.load_meta(key)?;
+                self.clock.known_offset().unwrap_or(0)
+            }
+        };
+        let meta = Meta {
+            fence: lock.fence(),
+            ..meta.shifted(-offset)
+        };
+        let keys = self.keys(key);
+        let _: Reply = self.link.run("write the shared state", |c| {
+            scripts::SAVE_META
+                .key(&keys.meta)
+                .arg(meta.fence)
+                .arg(meta.to_json())
+                .arg(META_TTL_MS)
+                .invoke(c)
+        })?;
+        Ok(())
+    }
 }
+
+/// A meta outlives its day's count: two days after the last refresh.
+const META_TTL_MS: u64 = 2 * 86_400_000;
 
 /// A token naming one holding of a lock: 128 random bits, so that no other
 /// holding, on any host, can release it.

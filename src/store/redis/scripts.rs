@@ -100,3 +100,40 @@ return {t[1], t[2], '1', ARGV[1], ARGV[2], ARGV[3], f, e}
 "#,
     )
 });
+
+/// KEYS: meta. Returns Redis's TIME and the meta's JSON (nil if absent or
+/// foreign).
+pub(super) static LOAD_META: Lazy<Script> = Lazy::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
+  return {t[1], t[2]}
+end
+return {t[1], t[2], redis.call('HGET', KEYS[1], 'json')}
+"#,
+    )
+});
+
+/// KEYS: meta. ARGV: fence, json, ttl_ms. Writes the meta unless the one
+/// held was written under a later fence (a leader that lost its lease);
+/// it expires when no refresh has touched it for ttl_ms. Returns TIME.
+pub(super) static SAVE_META: Lazy<Script> = Lazy::new(|| {
+    Script::new(
+        r#"
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local fence = tonumber(ARGV[1])
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+  local held = tonumber(redis.call('HGET', KEYS[1], 'fence'))
+  if held and held > fence then
+    return {t[1], t[2]}
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'fence', ARGV[1], 'json', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {t[1], t[2]}
+"#,
+    )
+});

@@ -62,6 +62,23 @@ impl ServerClock {
     }
 }
 
+impl ServerClock {
+    /// Redis's time in a script reply (its first two fields, TIME) and the
+    /// offset to this host's clock it yields, measured as for records.
+    pub fn time_and_offset(&self, reply: &Reply) -> Option<(u64, i64)> {
+        let num = |i: usize| reply.get(i)?.as_deref()?.parse::<u64>().ok();
+        let redis_now = num(0)?.checked_mul(1000)? + num(1)? / 1000;
+        Some((redis_now, self.offset(now_ms(), redis_now)))
+    }
+
+    /// The offset kept from the last reply, if any came yet.
+    pub fn known_offset(&self) -> Option<i64> {
+        self.measured
+            .load(Ordering::Acquire)
+            .then(|| self.offset.load(Ordering::Relaxed))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
