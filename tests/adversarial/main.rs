@@ -13,3 +13,4 @@ mod fork;
 mod input;
 mod quota;
 mod registry;
+mod store_fork;
