@@ -129,5 +129,8 @@ fn children_forked_during_a_storm_of_file_store_calls_never_hang() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(hung, 0, "{hung} of {FORKS} children hung on a store lock");
     // A child's load can meet the directory mid-wipe: an error, not a hang.
-    assert!(failed.iter().all(|&c| c == 10), "children crashed: {failed:?}");
+    assert!(
+        failed.iter().all(|&c| c == 10),
+        "children crashed: {failed:?}"
+    );
 }
