@@ -7,6 +7,7 @@
 mod support;
 
 mod credentials;
+mod expiry;
 mod ffi;
 mod file_store;
 mod fork;
