@@ -32,7 +32,14 @@
 //! | `registry.rs` | the table of apps | atomics only; never freed, so never locked |
 //! | `store/memory.rs` | records, leases, fence counter | [`Mutex`] (gate) |
 //! | `store/memory.rs` | `GLOBAL` (Lazy) | forced inside a [`section`]: no fork mid-initialisation |
-//! | `store/file.rs` | `HELD` (Lazy + lock) | to do (the file store is being rewritten): a [`Mutex`] (const, over a `BTreeSet`), the path claimed in one short section, open and fcntl outside it, the claim dropped in another |
+//! | `store/file/dir.rs` | `Dir::current` (path, descriptor) | [`Mutex`] (gate), held to read or swap; a removed directory is reopened and verified outside it |
+//! | `store/file/mod.rs` | `seen` (record cache) | [`Mutex`] (gate), held for a lookup or an insert; the file is read outside it |
+//! | `store/file/lease.rs` | `SLOTS` (lock files by device and inode) | a const [`Mutex`] (gate), per generation; the opener is claimed in one section, stat and open run outside, the slot is inserted in another |
+//! | `store/file/lease.rs` | `Slot::busy` (a thread of ours uses the mutation lock) | an atomic claim, not a lock across the fcntl and file I/O; a child has slots of its own (per generation), so a parent's claim never binds it |
+//! | `store/file/lease.rs` | `Slot::holder` | [`Mutex`] (gate), held to read or write the pair |
+//! | `store/redis/mod.rs` | `OPEN` (stores by URL) | a const [`Mutex`] (gate), held for a lookup or an insert; the store is built (URL parsed, CA file read) outside it |
+//! | `store/redis/scripts.rs` | the scripts (Lazy) | forced inside a [`section`] when a store is opened, before any use |
+//! | `store/redis/link.rs` | the connection and its state | per generation (`Slot`): a child makes a new slot, with new mutexes, so a parent's held one is never its (held across network I/O, so not gated) |
 //! | `upstream/agent.rs` | the HTTP agent | an `ArcSwapOption` tagged with the generation; built outside any lock |
 //! | `refresher.rs` | `RUNNING_IN` | an atomic claim (compare-exchange) instead of a lock around the spawn |
 //! | `log.rs` | `ENABLED` | an atomic read of the environment, no Lazy; lines go out in one write(2), not through std's stderr lock |

@@ -69,6 +69,24 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The wall clock to the millisecond: the coarse clock (`now_ms`) ticks in
+/// 4 ms steps, so two fetches by two processes one after the other could
+/// get one stamp, and "fetched later" (Record::is_newer_than) would not
+/// hold for the later one.
+fn precise_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or_else(|_| now_ms(), ms)
+}
+
+/// A new fetch's stamp: when its request left, yet strictly later than the
+/// record the store held (a leader whose clock lags, or one stamp for two
+/// fetches), so that the new record is newer by fetch time too: after a
+/// wipe its generation restarts low, and only the fetch time says newer.
+fn fetched_at(sent_at: u64, held: Option<&Record>) -> u64 {
+    held.map_or(sent_at, |h| sent_at.max(h.fetched_at_ms.saturating_add(1)))
+}
+
 pub(crate) struct Leader<'a> {
     pub cfg: &'a Config,
     pub store: &'a dyn Store,
@@ -118,7 +136,7 @@ impl Leader<'_> {
                 // the budget: short-lived workers would spend it on proofs.
                 let counted = !matches!(reason, Reason::Verify);
                 let force = self.admit(&meta, force, counted)?;
-                let fetched = match self.fetch_with_backoff(force, deadline) {
+                let (fetched, sent_at) = match self.fetch_with_backoff(force, deadline) {
                     Ok(f) => f,
                     Err(err) => {
                         self.share_failure(&mut meta, &err, &*lock);
@@ -130,16 +148,19 @@ impl Leader<'_> {
                         };
                     }
                 };
-                let now = now_ms();
                 // Saturating: a generation can never wrap (stores also
                 // refuse absurd ones, see Record::is_plausible).
                 let generation = known_generation
-                    .max(held.map_or(0, |h| h.generation))
+                    .max(held.as_ref().map_or(0, |h| h.generation))
                     .saturating_add(1);
                 let record = Record {
                     token: fetched.token.into(),
-                    expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
-                    fetched_at_ms: now,
+                    // Counted from before the request left: the platform
+                    // started the token's life somewhere in the round trip,
+                    // so a later origin would make it look valid too long.
+                    expires_at_ms: sent_at
+                        .saturating_add(fetched.expires_in_s.saturating_mul(1000)),
+                    fetched_at_ms: fetched_at(sent_at, held.as_ref()),
                     generation,
                     fence: lock.fence(),
                 };
@@ -304,26 +325,28 @@ impl Leader<'_> {
             self.cfg.name
         ));
         let deadline = mono_ms().saturating_add(ms(lease(self.cfg)));
-        let fetched = self.fetch_with_backoff(false, deadline)?;
-        let now = now_ms();
+        let (fetched, sent_at) = self.fetch_with_backoff(false, deadline)?;
         Ok(Record {
             token: fetched.token.into(),
-            expires_at_ms: now.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
-            fetched_at_ms: now,
+            expires_at_ms: sent_at.saturating_add(fetched.expires_in_s.saturating_mul(1000)),
+            fetched_at_ms: sent_at,
             generation: known_generation.saturating_add(1),
             fence: 0,
         })
     }
 
-    fn fetch_with_backoff(&self, force: bool, deadline: u64) -> Result<Fetched> {
+    /// The token fetched, and the wall-clock ms (precise) at which the
+    /// successful request was about to be sent.
+    fn fetch_with_backoff(&self, force: bool, deadline: u64) -> Result<(Fetched, u64)> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.stats.admit_fetch(&self.cfg.name)?;
+            let sent_at = precise_now_ms();
             let err = match upstream::fetch(self.cfg, force) {
                 Ok(fetched) => {
                     self.stats.fetch_succeeded();
-                    return Ok(fetched);
+                    return Ok((fetched, sent_at));
                 }
                 Err(err) => err,
             };

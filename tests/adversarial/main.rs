@@ -7,9 +7,11 @@
 mod support;
 
 mod credentials;
+mod expiry;
 mod ffi;
 mod file_store;
 mod fork;
 mod input;
 mod quota;
 mod registry;
+mod store_fork;

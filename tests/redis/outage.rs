@@ -17,7 +17,9 @@ fn an_outage_keeps_the_valid_token_and_fetches_nothing_until_redis_is_back() {
     let mut redis = RedisServer::start(&[]);
     let id = appid("rdown");
     // A 4 s token: fresh for 2 s, then inside the refresh margin until 4 s.
-    let server = mock_for(&id, 4, 0);
+    // 5 s: a Redis record's expiry reads 1 s early (ServerClock's
+    // safety), so the token lives 4 s here.
+    let server = mock_for(&id, 5, 0);
     let app = configure(&server, &id, |c| {
         c.store = StoreSpec::Redis(redis.url());
         c.wait = Duration::from_millis(2000);
@@ -198,7 +200,9 @@ impl Drop for HungServer {
 fn a_hung_redis_never_holds_up_business_calls() {
     let mut redis = RedisServer::start(&[]);
     let id = appid("rhung");
-    let server = mock_for(&id, 4, 0);
+    // 5 s: a Redis record's expiry reads 1 s early (ServerClock's
+    // safety), so the token lives 4 s here.
+    let server = mock_for(&id, 5, 0);
     let app = configure(&server, &id, |c| {
         c.store = StoreSpec::Redis(redis.url());
         c.wait = Duration::from_millis(2000);

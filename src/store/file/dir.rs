@@ -14,9 +14,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork::Mutex;
 use crate::log;
 
 /// Fallback names after `wxtoken-<uid>` in the default sequence.
@@ -43,6 +42,8 @@ impl Place {
 }
 
 /// The directory in use: its path and the descriptor checked at opening.
+/// `current` is a [`Mutex`] of the fork gate, held only to read or swap
+/// the pair: opening and verifying a directory happen outside it.
 pub(super) struct Dir {
     place: Place,
     current: Mutex<(PathBuf, Arc<OwnedFd>)>,
@@ -87,12 +88,24 @@ impl Dir {
     }
 
     fn reopen(&self, stale: &Arc<OwnedFd>) -> Result<Arc<OwnedFd>> {
-        let mut cur = self.current.lock();
-        if Arc::ptr_eq(&cur.1, stale) {
-            let (path, fd) = settle(&self.place)?;
-            *cur = (path, Arc::new(fd));
+        {
+            let cur = self.current.lock();
+            if !Arc::ptr_eq(&cur.1, stale) {
+                return Ok(cur.1.clone());
+            }
         }
-        Ok(cur.1.clone())
+        // Outside the lock: mkdir, open and fstat (two threads may both
+        // settle; the first swap wins, the other's descriptor is dropped).
+        let (path, fd) = settle(&self.place)?;
+        let fresh = Arc::new(fd);
+        let mut cur = self.current.lock();
+        if !Arc::ptr_eq(&cur.1, stale) {
+            return Ok(cur.1.clone());
+        }
+        let old = std::mem::replace(&mut *cur, (path, fresh.clone()));
+        drop(cur);
+        drop(old);
+        Ok(fresh)
     }
 }
 

@@ -4,8 +4,9 @@
 //! - Byte 0, the "mutation" lock, is held only while the lease record is
 //!   read or updated (and across a save's check-and-rename), never across
 //!   an upstream fetch.
-//! - Byte `ALIVE + fence` is the holder's "alive" lock, kept for the whole
-//!   refresh. One byte per fence, so a holder taking over from a stopped
+//! - Byte `ALIVE + fence % ALIVE_SPAN` is the holder's "alive" lock, kept
+//!   for the whole refresh. One byte per fence (modulo a span every off_t
+//!   accepts), so a holder taking over from a stopped
 //!   one (who still has its own byte) gets a byte of its own.
 //! - The file's content is the lease: fence, expiry (CLOCK_BOOTTIME ms:
 //!   one clock for every process of the host, immune to wall-clock steps)
@@ -23,31 +24,44 @@
 //! forked while the parent refreshes (PHP-FPM, multiprocessing) would
 //! inherit it. Record locks are per process and not inherited, but closing
 //! ANY descriptor of the file drops all of the process's locks on it: so
-//! each lock file is opened once per process and kept open (a `Slot`), and
-//! threads of one process exclude each other through the slot.
+//! each lock file (one device and inode, however its path is spelled) is
+//! opened once per process and kept open (a `Slot`), and threads of one
+//! process exclude each other through the slot.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use once_cell::sync::Lazy;
-use parking_lot::Mutex;
-
 use crate::fork;
 
 const MUTATION: i64 = 0;
+/// Alive bytes: `ALIVE + fence % ALIVE_SPAN`, so every offset stays within
+/// [1, 2^31 - 2], which any kernel's off_t accepts (a raw fence near 2^63
+/// would turn negative and fail with EINVAL). Two fences on one byte are
+/// harmless: a taker whose byte is still locked by a stopped holder skips
+/// to the next fence, as for a reused fence.
 const ALIVE: i64 = 1;
+const ALIVE_SPAN: u64 = (1 << 31) - 2;
 const MAGIC: &[u8; 4] = b"WXL1";
 const LEASE_LEN: usize = 24;
 /// As for records (Record::is_plausible): a larger fence is garbage, not a
 /// fence to exceed (it would push every later one out of range).
 const MAX_FENCE: u64 = 1 << 53;
+/// How long a thread waits for another thread of this process that uses
+/// the same lock file (opening it, or under its mutation lock).
+const THREAD_WAIT: Duration = Duration::from_secs(2);
+
+/// The alive byte of `fence` (see [`ALIVE_SPAN`]): the same mapping for
+/// taking, releasing and checking.
+fn alive_byte(fence: u64) -> i64 {
+    ALIVE + (fence % ALIVE_SPAN) as i64
+}
 
 /// The lease record at the start of the lock file.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -88,53 +102,158 @@ impl Lease {
 }
 
 /// One lock file, open for this process's whole life (see the module doc).
+///
+/// Fork safety: no lock of a slot is ever held across file I/O. `busy` is
+/// an atomic claim (a thread that stopped existing at a fork cannot leave
+/// it set for the child: the child starts a table, and slots, of its own),
+/// and `holder` is a [`fork::Mutex`] held for a read or a write only.
 pub(super) struct Slot {
     file: Arc<File>,
-    /// (dev, ino) of `file`: a recreated directory holds a new lock file.
-    id: (u64, u64),
     /// This process's holding, if a thread of it holds the lock: its fence
-    /// and lease end (boot ms). Also held while using the mutation lock,
-    /// which does not exclude threads of one process either.
-    holder: Mutex<Option<(u64, u64)>>,
+    /// and lease end (boot ms).
+    holder: fork::Mutex<Option<(u64, u64)>>,
+    /// Claimed by the thread using the mutation lock, which does not
+    /// exclude threads of one process either.
+    busy: AtomicBool,
 }
 
 type SlotRef = Arc<Slot>;
 
-/// Slots by lock file path, for one fork generation: a forked child holds
-/// none of its parent's locks.
-static SLOTS: Lazy<Mutex<(u64, HashMap<PathBuf, SlotRef>)>> =
-    Lazy::new(|| Mutex::new((0, HashMap::new())));
+/// Slots by the lock file's (device, inode), not its path: two spellings of
+/// one directory (a symlinked parent, "..", a trailing slash) must share one
+/// descriptor, or the two would not exclude each other (record locks never
+/// exclude their own process) and closing either would drop the other's
+/// locks. For one fork generation: a forked child holds none of its
+/// parent's locks, and a claim of a thread the child lacks is gone.
+struct Table {
+    generation: u64,
+    by_id: BTreeMap<(u64, u64), SlotRef>,
+    /// A thread of this process is opening a lock file: the others wait, so
+    /// that one file never gets two descriptors.
+    opening: bool,
+}
 
-/// The slot for the lock file at `path`, if its file is still the one
-/// whose identity `current` reports; else opens a new one with `open` (a
-/// recreated directory holds a new lock file). Both run under the table's
-/// lock, so two threads never open one file twice: the second descriptor's
-/// close would drop the first one's locks.
+static SLOTS: fork::Mutex<Table> = fork::Mutex::new(Table {
+    generation: 0,
+    by_id: BTreeMap::new(),
+    opening: false,
+});
+
+/// The table of this fork generation, locked (a short section).
+fn table() -> fork::MutexGuard<'static, Table> {
+    let mut t = SLOTS.lock();
+    let generation = fork::generation();
+    if t.generation != generation {
+        // The parent's descriptors stay open in the child (leaked, never
+        // closed inside the section; the child holds no locks on them).
+        let old = std::mem::take(&mut t.by_id);
+        std::mem::forget(old);
+        t.generation = generation;
+        t.opening = false;
+    }
+    t
+}
+
+/// Releases the opener's claim, also if `open` panicked.
+struct Opening;
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        table().opening = false;
+    }
+}
+
+/// The slot for the lock file whose (device, inode) `current` reports (it
+/// stats the name; None when nothing usable is there yet); else opens the
+/// file with `open`. File I/O runs outside any section; one thread at a
+/// time opens, so two threads never open one file twice.
 pub(super) fn slot(
-    path: PathBuf,
-    current: impl FnOnce() -> Option<(u64, u64)>,
+    current: impl Fn() -> Option<(u64, u64)>,
     open: impl FnOnce() -> io::Result<File>,
 ) -> io::Result<SlotRef> {
-    let mut slots = SLOTS.lock();
-    let generation = fork::generation();
-    if slots.0 != generation {
-        *slots = (generation, HashMap::new());
-    }
-    if let Some(s) = slots.1.get(&path) {
-        if current() == Some(s.id) {
-            return Ok(s.clone());
+    let deadline = Instant::now() + THREAD_WAIT;
+    let claim = loop {
+        let id = current();
+        {
+            let mut t = table();
+            if let Some(s) = id.and_then(|id| t.by_id.get(&id)) {
+                return Ok(s.clone());
+            }
+            if !t.opening {
+                t.opening = true;
+                break Opening;
+            }
         }
-    }
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "another thread kept opening the lock file for 2 s",
+            ));
+        }
+        thread::sleep(Duration::from_millis(1));
+    };
     let file = open()?;
-    let st = super::dir::fstat(file.as_raw_fd())?;
+    let id = match super::dir::fstat(file.as_raw_fd()) {
+        Ok(st) => (st.st_dev, st.st_ino),
+        Err(e) => {
+            // Unknown identity: maybe a file we hold, so never closed.
+            let _ = file.into_raw_fd();
+            return Err(e);
+        }
+    };
+    let mut t = table();
+    t.opening = false;
+    std::mem::forget(claim);
+    if let Some(s) = t.by_id.get(&id) {
+        // The name changed between the stat and the open, to a file we
+        // already hold: closing this descriptor would drop the locks taken
+        // through the other, so it stays open (a rare race, one fd).
+        let s = s.clone();
+        drop(t);
+        let _ = file.into_raw_fd();
+        return Ok(s);
+    }
     let slot = Arc::new(Slot {
         file: Arc::new(file),
-        id: (st.st_dev, st.st_ino),
-        holder: Mutex::new(None),
+        holder: fork::Mutex::new(None),
+        busy: AtomicBool::new(false),
     });
-    // A replaced slot's file stays open while a holding still uses it.
-    slots.1.insert(path, slot.clone());
+    // A slot for a replaced file stays: its descriptor must stay open while
+    // a holding still uses it, and its inode number cannot be reused while
+    // it is open, so it is never found for another file.
+    t.by_id.insert(id, slot.clone());
     Ok(slot)
+}
+
+/// This thread's use of a slot's mutation lock, released on drop.
+struct Busy<'a>(&'a AtomicBool);
+
+impl<'a> Busy<'a> {
+    fn claim(flag: &'a AtomicBool) -> Option<Busy<'a>> {
+        flag.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Busy(flag))
+    }
+
+    /// Polls for the claim up to `wait` (never inside a section).
+    fn wait(flag: &'a AtomicBool, wait: Duration) -> Option<Busy<'a>> {
+        let until = Instant::now() + wait;
+        loop {
+            if let Some(b) = Busy::claim(flag) {
+                return Some(b);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// A holding of the refresh lock. Dropping it releases the alive byte.
@@ -152,23 +271,31 @@ impl Holding {
 
 impl Drop for Holding {
     fn drop(&mut self) {
-        let mut holder = self.slot.holder.lock();
-        if holder.is_some_and(|(f, _)| f == self.fence) {
-            *holder = None;
+        {
+            let mut holder = self.slot.holder.lock();
+            if holder.is_some_and(|(f, _)| f == self.fence) {
+                *holder = None;
+            }
         }
         // Our own byte: no other holding of this process uses it.
-        let _ = set_lock(&self.file, ALIVE + self.fence as i64, libc::F_UNLCK);
+        let _ = set_lock(&self.file, alive_byte(self.fence), libc::F_UNLCK);
     }
 }
 
 /// Takes the lock unless a live holder's lease is running. The new fence
 /// exceeds the stored one, `floor` (the fence of the record in the store,
-/// in case the lease record was lost) and the boot clock in ms.
+/// in case the lease record was lost) and the boot clock in ms. Only a
+/// byte locked by someone else (EAGAIN, EACCES) means busy; any other
+/// fcntl failure is an error naming its cause.
 pub(super) fn try_take(slot: &SlotRef, lease: Duration, floor: u64) -> io::Result<Option<Holding>> {
-    let mut holder = slot.holder.lock();
+    // Another thread of ours is using the mutation lock: busy for now.
+    let Some(_busy) = Busy::claim(&slot.busy) else {
+        return Ok(None);
+    };
     let now = boot_ms();
     // Another thread of ours holds it (record locks do not exclude threads).
-    if holder.is_some_and(|(_, until)| now < until) {
+    let ours = *slot.holder.lock();
+    if ours.is_some_and(|(_, until)| now < until) {
         return Ok(None);
     }
     let file = slot.file.clone();
@@ -178,8 +305,7 @@ pub(super) fn try_take(slot: &SlotRef, lease: Duration, floor: u64) -> io::Resul
         return Ok(None);
     };
     let held = read(&file)?;
-    if held.fence != 0 && now < held.until_ms && locked_by_other(&file, ALIVE + held.fence as i64)?
-    {
+    if held.fence != 0 && now < held.until_ms && locked_by_other(&file, alive_byte(held.fence))? {
         return Ok(None);
     }
     // Never below the boot clock either: a wiped directory (a tmp cleaner)
@@ -188,8 +314,13 @@ pub(super) fn try_take(slot: &SlotRef, lease: Duration, floor: u64) -> io::Resul
     let base = held.fence.max(floor).max(now);
     let mut fence = base.saturating_add(1);
     // A byte still locked by someone means a fence reused after the lease
-    // record was lost; skip past it.
-    while set_lock(&file, ALIVE + fence as i64, libc::F_WRLCK).is_err() {
+    // record was lost (or one sharing its byte); skip past it.
+    loop {
+        match set_lock(&file, alive_byte(fence), libc::F_WRLCK) {
+            Ok(()) => break,
+            Err(e) if !is_busy(&e) => return Err(e),
+            Err(_) => {}
+        }
         fence = fence.saturating_add(1);
         if fence > base.saturating_add(64) {
             return Ok(None);
@@ -203,10 +334,10 @@ pub(super) fn try_take(slot: &SlotRef, lease: Duration, floor: u64) -> io::Resul
         pid: unsafe { libc::getpid() } as u32,
     };
     if let Err(e) = file.write_all_at(&lease.encode(), 0) {
-        let _ = set_lock(&file, ALIVE + fence as i64, libc::F_UNLCK);
+        let _ = set_lock(&file, alive_byte(fence), libc::F_UNLCK);
         return Err(e);
     }
-    *holder = Some((fence, until_ms));
+    *slot.holder.lock() = Some((fence, until_ms));
     Ok(Some(Holding {
         slot: slot.clone(),
         file: file.clone(),
@@ -221,18 +352,23 @@ pub(super) fn if_current<T>(
     fence: u64,
     op: impl FnOnce() -> crate::error::Result<T>,
 ) -> io::Result<Option<crate::error::Result<T>>> {
-    let _guard = slot.holder.lock();
-    let file = slot.file.clone();
-    let Some(_m) = Mutation::take(&file, Duration::from_secs(2))? else {
-        return Err(io::Error::new(
+    let stuck = || {
+        io::Error::new(
             io::ErrorKind::TimedOut,
             "the lock file's mutation lock stayed taken for 2 s",
-        ));
+        )
+    };
+    let started = Instant::now();
+    let _busy = Busy::wait(&slot.busy, THREAD_WAIT).ok_or_else(stuck)?;
+    let file = slot.file.clone();
+    let left = THREAD_WAIT.saturating_sub(started.elapsed());
+    let Some(_m) = Mutation::take(&file, left)? else {
+        return Err(stuck());
     };
     if read(&file)?.fence > fence {
         return Ok(None);
     }
-    // Returning drops the mutation lock first, then the guard.
+    // Returning drops the mutation lock first, then the claim.
     Ok(Some(op()))
 }
 
@@ -324,6 +460,43 @@ pub(super) fn boot_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scratch_slot(tag: &str) -> (std::path::PathBuf, SlotRef) {
+        let path = std::env::temp_dir().join(format!("wxtoken-lease-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+        };
+        let slot = slot(|| None, open).unwrap();
+        (path, slot)
+    }
+
+    /// A fence beyond what off_t holds (here from a floor of 2^63) used to
+    /// become a negative offset: EINVAL, counted as "byte locked" 64 times,
+    /// and the lock reported busy forever (the refresh then timed out
+    /// blaming another process). Its byte is now within range.
+    #[test]
+    fn a_fence_beyond_off_t_still_takes_the_lock() {
+        let (path, slot) = scratch_slot("bigfence");
+        let floor = 1u64 << 63;
+        let h = try_take(&slot, Duration::from_secs(5), floor)
+            .expect("no error")
+            .expect("taken, not busy");
+        assert!(h.fence() > floor);
+        let byte = alive_byte(h.fence());
+        assert!((ALIVE..ALIVE + ALIVE_SPAN as i64).contains(&byte));
+        assert!((1..i64::from(i32::MAX)).contains(&alive_byte(u64::MAX)));
+        drop(h);
+        assert!(try_take(&slot, Duration::from_secs(5), 0)
+            .unwrap()
+            .is_some());
+        std::fs::remove_file(path).unwrap();
+    }
 
     #[test]
     fn lease_round_trip_and_garbage() {

@@ -15,11 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use super::{RefreshLock, Store};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork::Mutex;
 use crate::log;
 use crate::meta::{utc_day, Meta};
 use crate::record::Record;
@@ -32,7 +31,8 @@ pub struct FileStore {
     dir: Dir,
     /// Per key, the record file last read (its stamp) and what it held: the
     /// refresher polls every record every 500 ms, and an unchanged file then
-    /// costs one fstatat instead of open, read, parse and close.
+    /// costs one fstatat instead of open, read, parse and close. A
+    /// [`Mutex`] of the fork gate, held for a lookup or an insert only.
     seen: Mutex<HashMap<String, (Stamp, Option<Record>)>>,
 }
 
@@ -96,8 +96,7 @@ impl FileStore {
                 .run(|fd| open_lock_file(fd, &name))
                 .map_err(|e| io::Error::other(e.to_string()))?
         };
-        lease::slot(self.dir.path().join(&name), current, open)
-            .map_err(|e| self.err(&name, "cannot open the lock file", &e))
+        lease::slot(current, open).map_err(|e| self.err(&name, "cannot open the lock file", &e))
     }
 
     /// Writes `record` unless the store holds one it may not replace.
@@ -451,6 +450,46 @@ mod tests {
         drop(held);
         assert!(store.try_lock("k", lease).unwrap().is_some());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Record locks never exclude their own process: only the shared slot
+    /// does, so it must be found however the directory is spelled. Before
+    /// slots were keyed by device and inode, each spelling opened the lock
+    /// file again, and a second thread of the process led (and fetched)
+    /// while the first one held the lock.
+    #[test]
+    fn the_lock_excludes_the_process_however_the_directory_is_spelled() {
+        let parent = temp_dir("spell");
+        let dir = parent.join("store");
+        fs::create_dir_all(&dir).unwrap();
+        let link = temp_dir("spell-link");
+        std::os::unix::fs::symlink(&parent, &link).unwrap();
+        let lease = Duration::from_secs(30);
+        let store = FileStore::open(Some(&dir)).unwrap();
+        let held = store.try_lock("k", lease).unwrap().expect("first");
+        let mut trailing = dir.clone().into_os_string();
+        trailing.push("/");
+        let spellings = [
+            PathBuf::from(trailing),
+            dir.join("..").join("store"),
+            link.join("store"),
+        ];
+        for other in &spellings {
+            let again = FileStore::open(Some(other)).unwrap();
+            assert!(
+                again.try_lock("k", lease).unwrap().is_none(),
+                "{} took the lock {} holds",
+                other.display(),
+                dir.display()
+            );
+        }
+        // The lease holds on: the others' stores did not release it.
+        store.save("k", &rec("mine", 1), &*held).unwrap();
+        drop(held);
+        let again = FileStore::open(Some(&spellings[2])).unwrap();
+        assert!(again.try_lock("k", lease).unwrap().is_some(), "released");
+        fs::remove_file(link).unwrap();
+        fs::remove_dir_all(parent).unwrap();
     }
 
     #[test]

@@ -23,19 +23,17 @@ mod scripts;
 mod server_clock;
 mod target;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use once_cell::sync::Lazy;
-use parking_lot::Mutex;
-
 use super::{RefreshLock, Store};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork;
 use crate::meta::{utc_day, Meta};
 use crate::record::Record;
 use keys::Keys;
@@ -54,7 +52,7 @@ fn call_timeout(cfg: &Config) -> Duration {
 
 /// What makes two stores the same: apps configured alike share one
 /// connection per process.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct StoreId {
     url: String,
     prefix: String,
@@ -73,24 +71,30 @@ impl RedisStore {
     /// The store for `cfg` (its `store` a redis URL), shared with every app
     /// configured with the same URL, prefix, CA file and timeout.
     pub(crate) fn open(cfg: &Config, url: &str) -> Result<Arc<dyn Store>> {
-        static OPEN: Lazy<Mutex<HashMap<StoreId, Arc<RedisStore>>>> = Lazy::new(Default::default);
+        // A const mutex of the fork gate, held for a lookup or an insert:
+        // parsing the URL (and reading a CA file) happens outside it.
+        static OPEN: fork::Mutex<BTreeMap<StoreId, Arc<RedisStore>>> =
+            fork::Mutex::new(BTreeMap::new());
         let id = StoreId {
             url: url.to_string(),
             prefix: cfg.key_prefix.clone(),
             ca_file: cfg.redis_ca_file.clone(),
             timeout: call_timeout(cfg),
         };
-        let mut open = OPEN.lock();
-        if let Some(store) = open.get(&id) {
-            return Ok(store.clone());
+        if let Some(store) = OPEN.lock().get(&id).cloned() {
+            return Ok(store);
         }
         let store = Arc::new(RedisStore::connect(&id)?);
-        open.insert(id, store.clone());
+        let mut open = OPEN.lock();
+        // Another thread may have opened it meanwhile: one store per id.
+        let store = open.entry(id).or_insert(store).clone();
+        drop(open);
         Ok(store)
     }
 
     fn connect(id: &StoreId) -> Result<RedisStore> {
         check_prefix(&id.prefix)?;
+        scripts::force_all();
         let (target, describe) = target::parse(&id.url, id.ca_file.as_deref())?;
         Ok(RedisStore {
             link: Arc::new(Link::new(target, id.timeout, describe.clone())),

@@ -9,6 +9,18 @@
 use once_cell::sync::Lazy;
 use redis::Script;
 
+use crate::fork;
+
+/// Builds every script inside one section (hashing them, no I/O), before
+/// any store uses one: a fork never finds a Lazy half-made, which would
+/// hold up the child's first call forever.
+pub(super) fn force_all() {
+    let _section = fork::section();
+    for script in [&LOCK, &UNLOCK, &LOAD, &SAVE] {
+        Lazy::force(script);
+    }
+}
+
 /// KEYS: lock, fence, rec. ARGV: owner, lease_ms.
 /// Takes the lock (`SET NX PX`) and, with it, the next fence. A counter that
 /// was wiped (FLUSHDB, a failover to a replica that missed the INCR) would

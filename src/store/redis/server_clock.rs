@@ -23,6 +23,14 @@ pub(super) struct ServerClock {
 
 impl ServerClock {
     const JITTER_MS: i64 = 250;
+    /// Taken off every expiry read from Redis. The conversion errs late:
+    /// the save script adds the token's remaining life to Redis's `TIME`,
+    /// read one trip after the leader measured it, and the offset counts
+    /// the reply's trip as clock difference (and is kept within
+    /// [`Self::JITTER_MS`]). Together well under a second on any sane
+    /// network; a token retired 1 s early costs nothing, one served after
+    /// it expired costs a failed business call.
+    pub(super) const EXPIRY_SAFETY_MS: u64 = 1000;
 
     fn offset(&self, local_now: u64, redis_now: u64) -> i64 {
         let fresh = local_now as i64 - redis_now as i64;
@@ -57,7 +65,7 @@ impl ServerClock {
             generation: num(4)?,
             fence: num(5)?,
             fetched_at_ms: local(num(6)?),
-            expires_at_ms: local(num(7)?),
+            expires_at_ms: local(num(7)?).saturating_sub(Self::EXPIRY_SAFETY_MS),
         })
     }
 }
@@ -110,10 +118,35 @@ mod tests {
             )
             .unwrap();
         assert_eq!(r.fetched_at_ms, redis_now + skew - 1000);
-        assert_eq!(r.expires_at_ms, redis_now + skew + 7_199_000);
-        assert!(r.is_valid(redis_now + skew + 7_198_999));
-        assert!(!r.is_valid(redis_now + skew + 7_199_000));
+        let safety = ServerClock::EXPIRY_SAFETY_MS;
+        assert_eq!(r.expires_at_ms, redis_now + skew + 7_199_000 - safety);
+        assert!(r.is_valid(redis_now + skew + 7_198_999 - safety));
+        assert!(!r.is_valid(redis_now + skew + 7_199_000 - safety));
         assert_eq!((r.generation, r.fence, &*r.token), (7, 3, "TOK"));
+    }
+
+    /// The offset measured on a reply that took 400 ms to arrive counts
+    /// those 400 ms as clock difference: the expiry converted from it lies
+    /// up to a trip late. Read 400 ms before the real expiry (on this
+    /// host's clock, which here agrees with Redis's), the token must
+    /// already look expired, not be served for another 400 ms.
+    #[test]
+    fn an_expiry_read_over_a_slow_reply_is_never_late() {
+        let clock = ServerClock::default();
+        let redis_now = 1_700_000_000_000;
+        let expires = redis_now + 60_000;
+        let trip = 400;
+        let r = clock
+            .record_at(
+                &reply(redis_now, redis_now - 1000, expires),
+                redis_now + trip,
+            )
+            .unwrap();
+        assert!(
+            !r.is_valid(expires),
+            "valid at its real expiry: {} ms late",
+            r.expires_at_ms - expires + 1
+        );
     }
 
     #[test]
