@@ -136,7 +136,11 @@ impl Leader<'_> {
                 // the budget: short-lived workers would spend it on proofs.
                 let counted = !matches!(reason, Reason::Verify);
                 let force = self.admit(&meta, force, counted)?;
-                let (fetched, sent_at) = match self.fetch_with_backoff(force, deadline) {
+                // Retries stay inside this holding's lease, not the wait:
+                // a leader stopped past its lease has been taken over, and
+                // a retry on resuming would be a fetch nobody asked for.
+                let lease_ends = mono_ms().saturating_add(ms(lease));
+                let (fetched, sent_at) = match self.fetch_with_backoff(force, lease_ends) {
                     Ok(f) => f,
                     Err(err) => {
                         self.share_failure(&mut meta, &err, &*lock);
