@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::support::wait_for;
 
 use wxtoken::store::{FileStore, Store};
 use wxtoken::Record;
@@ -46,29 +48,6 @@ fn round(store: &FileStore, key: &str, generation: u64) {
         let _ = store.save(key, &record(generation), &*lock);
     }
     let _ = store.load(key);
-}
-
-/// The child's exit status, or None if it had to be killed after `bound`.
-fn wait_for(pid: libc::pid_t, bound: Duration) -> Option<i32> {
-    let deadline = Instant::now() + bound;
-    let mut status = 0;
-    while Instant::now() < deadline {
-        // SAFETY: pid is our child; status is a valid out-pointer.
-        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-            return Some(if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                100 + libc::WTERMSIG(status)
-            });
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    // SAFETY: killing and reaping our own hung child.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        libc::waitpid(pid, &mut status, 0);
-    }
-    None
 }
 
 #[test]

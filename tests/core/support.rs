@@ -84,3 +84,27 @@ pub fn printed_token(out: std::process::Output) -> String {
 pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
+
+/// The child's exit status, or None if it had to be killed after `bound`.
+#[allow(dead_code)] // for the fork storms of tests/adversarial
+pub fn wait_for(pid: libc::pid_t, bound: Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + bound;
+    let mut status = 0;
+    while std::time::Instant::now() < deadline {
+        // SAFETY: pid is our child; status is a valid out-pointer.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            return Some(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                100 + libc::WTERMSIG(status)
+            });
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // SAFETY: killing and reaping our own hung child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, &mut status, 0);
+    }
+    None
+}
