@@ -39,7 +39,7 @@ pub const OPTION_NAMES: [&str; 11] = [
 pub const REFRESH_MARGIN_S_RANGE: RangeInclusive<u64> = 0..=7200;
 pub const TIMEOUT_MS_RANGE: RangeInclusive<u64> = 1..=60_000;
 pub const WAIT_MS_RANGE: RangeInclusive<u64> = 0..=600_000;
-/// Fetches per app and UTC day, for all processes of a store together. The
+/// Fetches per app and platform day (from 00:00 Beijing time), for all processes of a store together. The
 /// platform allows 2000 classic tokens a day; the default leaves most of
 /// that to whoever else fetches with the same credentials.
 pub const DAILY_FETCH_BUDGET_RANGE: RangeInclusive<u64> = 1..=2000;
@@ -135,7 +135,7 @@ pub struct Config {
     /// A PEM file of the CA that signed a `rediss://` server's certificate
     /// (None: the system's roots).
     pub redis_ca_file: Option<PathBuf>,
-    /// Fetches per UTC day that the processes sharing the store make at
+    /// Fetches per platform day (from 00:00 Beijing time) that the processes sharing the store make at
     /// most (see [`DAILY_FETCH_BUDGET_RANGE`]); past it, a quota error.
     pub daily_fetch_budget: u64,
 }

@@ -6,7 +6,7 @@
 //!
 //! Times are on this process's wall clock; the Redis store converts them to
 //! and from Redis's clock as it does records' times. The day is the store's
-//! UTC day (Redis's clock for Redis), so a fleet agrees on when it resets.
+//! platform day (00:00 Beijing time; Redis's clock for Redis), so a fleet agrees on when it resets.
 
 use std::ffi::CStr;
 
@@ -47,7 +47,7 @@ pub struct SharedCooldown {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Meta {
-    /// The UTC day (days since 1970) that `fetches_today` counts.
+    /// The platform day ([`quota_day`]) that `fetches_today` counts.
     pub day: u64,
     pub fetches_today: u64,
     pub last_fetch: Option<LastFetch>,
@@ -59,10 +59,13 @@ pub struct Meta {
     pub fence: u64,
 }
 
-/// The UTC day number of a wall-clock time.
-pub fn utc_day(ms: u64) -> u64 {
-    ms / DAY_MS
+/// The platform's day number of a wall-clock time: WeChat's daily quotas
+/// reset at 00:00 Beijing time (UTC+8, 16:00 UTC), so the budget does too.
+pub fn quota_day(ms: u64) -> u64 {
+    ms.saturating_add(BEIJING_OFFSET_MS) / DAY_MS
 }
+
+const BEIJING_OFFSET_MS: u64 = 8 * 3_600_000;
 
 impl Meta {
     /// An empty meta for day `today`.
@@ -230,7 +233,7 @@ mod tests {
 
     fn sample(now: u64) -> Meta {
         Meta {
-            day: utc_day(now),
+            day: quota_day(now),
             fetches_today: 3,
             last_fetch: Some(LastFetch {
                 host: "h1".into(),

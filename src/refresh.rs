@@ -19,6 +19,9 @@ use crate::stats::Stats;
 use crate::store::{RefreshLock, Store};
 use crate::upstream::{self, Fetched};
 
+/// Fetches of the daily budget that reports may not spend (at most).
+const REPORT_RESERVE: u64 = 48;
+
 /// How often a waiting process looks for the leader's record.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
@@ -135,7 +138,8 @@ impl Leader<'_> {
                 // from a quota of 500,000 a day) neither spends nor meets
                 // the budget: short-lived workers would spend it on proofs.
                 let counted = !matches!(reason, Reason::Verify);
-                let force = self.admit(&meta, force, counted)?;
+                let report = matches!(reason, Reason::Invalid { .. });
+                let force = self.admit(&meta, force, counted, report)?;
                 // Retries stay inside this holding's lease, not the wait:
                 // a leader stopped past its lease has been taken over, and
                 // a retry on resuming would be a fetch nobody asked for.
@@ -209,7 +213,7 @@ impl Leader<'_> {
     /// a stable force at most once per 30 s for all processes (a report
     /// inside that gets a normal fetch, which answers it with a later
     /// generation of the same token).
-    fn admit(&self, meta: &Meta, force: bool, counted: bool) -> Result<bool> {
+    fn admit(&self, meta: &Meta, force: bool, counted: bool, report: bool) -> Result<bool> {
         let now = now_ms();
         let name = &self.cfg.name;
         if let Some((err, left_ms)) = meta.cooldown_error(now, &self.cfg.secret_tag()) {
@@ -221,15 +225,28 @@ impl Leader<'_> {
             return Err(err);
         }
         let budget = self.cfg.daily_fetch_budget;
-        if counted && meta.fetches_today >= budget {
+        // Reports (a client that reports every token it is handed) must not
+        // spend what the day's expiry refreshes need: a tenth of the budget,
+        // up to 48 (a 2 h token needs 12 a day), is kept for those.
+        let limit = if report {
+            budget - (budget / 10).min(REPORT_RESERVE)
+        } else {
+            budget
+        };
+        if counted && meta.fetches_today >= limit {
             let by = meta.last_fetch.as_ref().map_or(String::new(), |f| {
                 format!(", the last by {} pid {}", f.host, f.pid)
             });
+            let kept = if limit < budget {
+                format!(", the last {} kept for expiry refreshes", budget - limit)
+            } else {
+                String::new()
+            };
             let err = Error::new(
                 ErrorKind::QuotaExhausted,
                 format!(
-                    "daily fetch budget of {budget} spent ({} fetches today{by}); \
-                     resets at 00:00 UTC",
+                    "daily fetch budget of {budget} spent ({} fetches today{by}{kept}); \
+                     resets at 00:00 Beijing time (16:00 UTC)",
                     meta.fetches_today
                 ),
             );

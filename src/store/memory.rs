@@ -13,7 +13,7 @@ use crate::clock::mono_ms;
 use crate::clock::now_ms;
 use crate::error::Result;
 use crate::fork::{self, Mutex};
-use crate::meta::{utc_day, Meta};
+use crate::meta::{quota_day, Meta};
 use crate::record::Record;
 
 /// A held lock: who holds it (its fence), until when (ms), taken in which
@@ -124,7 +124,7 @@ impl Store for MemoryStore {
     }
 
     fn load_meta(&self, key: &str) -> Result<Meta> {
-        let today = utc_day(now_ms());
+        let today = quota_day(now_ms());
         Ok(match self.metas.lock().get(key) {
             Some(m) => m.clone().roll_to(today),
             None => Meta::new(today),

@@ -55,7 +55,7 @@ pub trait Store: Send + Sync {
     fn describe(&self) -> String;
 
     /// The app's shared failure state and fetch count (crate::meta), its
-    /// count rolled over to the store's current UTC day. Unreadable or
+    /// count rolled over to the store's current platform day (00:00 Beijing time). Unreadable or
     /// foreign content reads as an empty meta.
     fn load_meta(&self, key: &str) -> Result<Meta>;
 

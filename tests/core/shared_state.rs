@@ -120,6 +120,42 @@ fn past_the_daily_budget_no_more_fetches_and_status_says_who_fetched() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Reports cannot spend the part of the budget that expiry refreshes need:
+/// a client that reports every token it is handed would otherwise cut the
+/// whole fleet off until the next day. A budget of 10 keeps 1 back.
+#[test]
+fn reports_leave_the_budget_s_reserve_to_expiry_refreshes() {
+    let id = appid("ssreserve");
+    let dir = store_dir("reserve");
+    let server = mock_for(&id, 3, 0);
+    let run = |args: &[&str]| {
+        let mut c = cli(&server, &id, &dir, args);
+        c.args(["--daily-fetch-budget", "10"]);
+        c
+    };
+    let mut token = printed_token(run(&["token"]).output().unwrap());
+    for _ in 0..8 {
+        let next = printed_token(run(&["invalidate", "--token", &token]).output().unwrap());
+        assert_ne!(next, token);
+        token = next;
+    }
+    assert_eq!(server.token_calls(&id), 9);
+    let refused = run(&["invalidate", "--token", &token]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(12), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("the last 1 kept for expiry refreshes"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(server.token_calls(&id), 9, "the report made no call");
+    // Expired (a 3 s token): the expiry refresh may spend the reserve.
+    std::thread::sleep(secs(3.2));
+    let fresh = printed_token(run(&["token"]).output().unwrap());
+    assert_ne!(fresh, token);
+    assert_eq!(server.token_calls(&id), 10);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn stable_forces_from_several_processes_within_30_s_make_one_new_token() {
     let id = appid("ssforce");

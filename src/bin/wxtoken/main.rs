@@ -116,7 +116,7 @@ struct AppArgs {
     /// Default 10000, 0 to 600000 [env: WXTOKEN_WAIT_MS]
     #[arg(long, value_name = "N")]
     wait_ms: Option<String>,
-    /// Fetches per UTC day, all processes of the store together; default
+    /// Fetches per day (from 00:00 Beijing time), all processes of the store together; default
     /// 500, 1 to 2000 [env: WXTOKEN_DAILY_FETCH_BUDGET]
     #[arg(long, value_name = "N")]
     daily_fetch_budget: Option<String>,

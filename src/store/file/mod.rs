@@ -20,7 +20,7 @@ use crate::clock::now_ms;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::Mutex;
 use crate::log;
-use crate::meta::{utc_day, Meta};
+use crate::meta::{quota_day, Meta};
 use crate::record::Record;
 use dir::{Access, Dir, Found, Place, Stamp};
 
@@ -315,7 +315,7 @@ impl Store for FileStore {
     }
 
     fn load_meta(&self, key: &str) -> Result<Meta> {
-        let today = utc_day(now_ms());
+        let today = quota_day(now_ms());
         Ok(self
             .read_meta(key)?
             .map_or_else(|| Meta::new(today), |m| m.roll_to(today)))

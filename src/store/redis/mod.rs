@@ -34,7 +34,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::meta::{utc_day, Meta};
+use crate::meta::{quota_day, Meta};
 use crate::record::Record;
 use keys::Keys;
 use link::Link;
@@ -197,7 +197,7 @@ impl Store for RedisStore {
     }
 
     /// Times come back from Redis's clock to this host's, and the day is
-    /// Redis's UTC day: every host of the fleet resets at the same moment.
+    /// Redis's platform day (quota_day): every host of the fleet resets at the same moment.
     fn load_meta(&self, key: &str) -> Result<Meta> {
         let keys = self.keys(key);
         let reply: Reply = self.link.run("read the shared state", |c| {
@@ -212,7 +212,7 @@ impl Store for RedisStore {
                 ),
             )
         })?;
-        let today = utc_day(redis_now);
+        let today = quota_day(redis_now);
         let stored = reply
             .get(2)
             .and_then(|j| j.as_deref())

@@ -205,6 +205,13 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeCo
                 c.name
             )
         })?;
+        // sha256sum of nothing: what `printf %s "$UNSET" | sha256sum` prints.
+        if c.key_sha256.eq_ignore_ascii_case(EMPTY_KEY_SHA256) {
+            return Err(format!(
+                "client '{}': key_sha256 is the digest of an empty key",
+                c.name
+            ));
+        }
         if let Some(other) = digests.insert(digest, c.name.clone()) {
             return Err(format!(
                 "clients '{other}' and '{}' have the same key",
@@ -242,6 +249,8 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeCo
         clients,
     })
 }
+
+const EMPTY_KEY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 fn parse_digest(hex: &str) -> Option<[u8; 32]> {
     let hex = hex.trim();
@@ -290,6 +299,20 @@ apps = ["shop"]
         assert_eq!(cfg.apps[0].mode, wxtoken::Mode::Stable);
         assert!(cfg.clients[0].may_use("shop") && !cfg.clients[0].may_use("other"));
         assert_eq!(cfg.limits, Limits::default());
+    }
+
+    #[test]
+    fn the_digest_of_an_empty_key_is_refused() {
+        let app = "[[apps]]\nappid = \"wx1\"\nsecret_env = \"SHOP_SECRET\"\n";
+        let e = parse(
+            &format!(
+                "{app}[[clients]]\nname = \"c\"\nkey_sha256 = \"{EMPTY_KEY_SHA256}\"\napps = [\"*\"]\n"
+            ),
+            &env,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("empty key"), "{e}");
     }
 
     #[test]

@@ -308,8 +308,15 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
     };
     let app = match route {
         Route::Metrics => {
-            let names: Vec<String> = state.apps.iter().map(|a| a.name.clone()).collect();
-            let text = shared.metrics.render(&names);
+            // Only the apps this client may use; a status call per app may
+            // read the store (a Redis round trip): off the async workers.
+            let names: Vec<String> = state
+                .apps
+                .iter()
+                .filter(|a| client.may_use(&a.name))
+                .map(|a| a.name.clone())
+                .collect();
+            let text = tokio::task::block_in_place(|| shared.metrics.render(&names));
             return respond(StatusCode::OK, "text/plain; version=0.0.4", text.into());
         }
         Route::Apps => {
@@ -324,9 +331,7 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
         Route::Token(a) | Route::Invalidate(a) | Route::Status(a) => a,
         _ => unreachable!("handled above"),
     };
-    if state.app(app).is_none() {
-        return error(StatusCode::NOT_FOUND, "unknown_app", "no app of that name");
-    }
+    // Forbidden before unknown: a restricted client learns no app names.
     if !client.may_use(app) {
         return error(
             StatusCode::FORBIDDEN,
@@ -334,12 +339,16 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
             "this client may not use that app",
         );
     }
+    if state.app(app).is_none() {
+        return error(StatusCode::NOT_FOUND, "unknown_app", "no app of that name");
+    }
     match route {
         Route::Token(_) => match shared.current(app).await {
             Ok(s) => ok(s.json()),
             Err(e) => token_error(shared, app, &e),
         },
-        Route::Status(_) => match wxtoken::status(app) {
+        // Status reads the store's shared state: off the async workers.
+        Route::Status(_) => match tokio::task::block_in_place(|| wxtoken::status(app)) {
             Ok(s) => ok(s),
             Err(e) => token_error(shared, app, &e),
         },
