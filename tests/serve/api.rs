@@ -94,7 +94,7 @@ fn readyz_is_503_when_a_token_cannot_be_had() {
 #[test]
 fn every_refusal_has_its_status_and_stable_code() {
     let (_dir, _server, _id, serve) = two_apps();
-    let cases: [(&str, Option<&str>, u16, &str); 6] = [
+    let cases: [(&str, Option<&str>, u16, &str); 7] = [
         ("/v1/apps/shop/token", None, 401, "unauthorized"),
         (
             "/v1/apps/shop/token",
@@ -104,7 +104,9 @@ fn every_refusal_has_its_status_and_stable_code() {
         ),
         ("/metrics", None, 401, "unauthorized"),
         ("/v1/apps/other/token", Some(KEY_A), 403, "forbidden"),
-        ("/v1/apps/nope/token", Some(KEY_A), 404, "unknown_app"),
+        // A restricted client learns no app names: forbidden either way.
+        ("/v1/apps/nope/token", Some(KEY_A), 403, "forbidden"),
+        ("/v1/apps/nope/token", Some(KEY_B), 404, "unknown_app"),
         ("/v1/nothing", Some(KEY_A), 404, "not_found"),
     ];
     for (path, key, status, code) in cases {
