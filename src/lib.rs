@@ -46,7 +46,8 @@ pub use config::{
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
 pub use record::Record;
 pub use registry::{
-    call, configure, get, invalidate, status, with_fresh_token, with_token, Attempt,
+    call, configure, configure_all, get, invalidate, status, unconfigure, with_fresh_token,
+    with_token, Attempt,
 };
 pub use token::Token;
 

@@ -1,7 +1,8 @@
 //! The global registry: app name -> token cell, read without locks.
 //!
 //! An open-addressing table of entries, append-only: apps are configured,
-//! re-configured (the entry's cell is swapped) but never removed. A reader
+//! re-configured (the entry's cell is swapped) and unconfigured (the cell
+//! goes, the entry stays, empty). A reader
 //! loads the table pointer, probes, and loads the entry's cell: atomics
 //! only, no lock, no allocation, and no reference count on the table.
 //! A writer (configure, serialised by one lock) adds an entry in place, so
@@ -17,7 +18,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::{ArcSwapOption, Guard};
 use rustc_hash::FxBuildHasher;
 use serde_json::Value;
 
@@ -34,7 +35,9 @@ use crate::token::Token;
 struct Entry {
     hash: u64,
     name: Box<str>,
-    cell: ArcSwap<TokenCell>,
+    /// None once unconfigured: the refresher skips it, calls get
+    /// `NotConfigured`.
+    cell: ArcSwapOption<TokenCell>,
     /// The fetch ceiling: per name, kept across re-configures.
     ceiling: Arc<Ceiling>,
 }
@@ -145,34 +148,82 @@ fn insert(e: &'static Entry) {
 /// settings again change nothing, so configuring on every request (as PHP
 /// code does) keeps the fresh-read path.
 pub fn configure(cfg: Config) -> Result<String> {
-    cfg.validate()?;
     let name = cfg.name.clone();
-    if find(&name).is_some_and(|e| e.cell.load().cfg == cfg) {
-        refresher::ensure_running();
-        return Ok(name);
+    apply(vec![cfg]).map_err(|(_, e)| e)?;
+    Ok(name)
+}
+
+/// Registers several apps, all or none: every config is checked and every
+/// changed app's store opened before any app changes, so one bad app (an
+/// unreachable Redis, a hostile store directory) leaves the running set as
+/// it was. A control server reloading its file relies on this.
+pub fn configure_all(cfgs: Vec<Config>) -> Result<Vec<String>> {
+    apply(cfgs).map_err(|(name, e)| {
+        let msg = format!("app '{}': {}", crate::error::shortened(&name), e.errmsg());
+        Error::new(e.kind(), msg)
+    })
+}
+
+/// [`configure_all`], its error naming the app it is about.
+fn apply(cfgs: Vec<Config>) -> std::result::Result<Vec<String>, (String, Error)> {
+    let mut names = Vec::with_capacity(cfgs.len());
+    for cfg in &cfgs {
+        cfg.validate().map_err(|e| (cfg.name.clone(), e))?;
+        if names.contains(&cfg.name) {
+            return Err((cfg.name.clone(), Error::invalid("configured twice")));
+        }
+        names.push(cfg.name.clone());
     }
     // Opened before the lock: no lock is held across file system calls.
-    let store = store::open(&cfg)?;
-    let replaced = {
+    let mut changed = Vec::new();
+    for cfg in cfgs {
+        if !current(&cfg.name).is_some_and(|c| c.cfg == cfg) {
+            let store = store::open(&cfg).map_err(|e| (cfg.name.clone(), e))?;
+            changed.push((cfg, store));
+        }
+    }
+    let mut replaced = Vec::new();
+    if !changed.is_empty() {
         let _writer = WRITER.lock();
-        match find(&name) {
-            Some(e) => Some(e.cell.swap(TokenCell::new(cfg, store, e.ceiling.clone()))),
-            None => {
-                let ceiling = Arc::<Ceiling>::default();
-                let entry = Box::leak(Box::new(Entry {
-                    hash: hash(&name),
-                    name: name.as_str().into(),
-                    cell: ArcSwap::new(TokenCell::new(cfg, store, ceiling.clone())),
-                    ceiling,
-                }));
-                insert(entry);
-                None
+        for (cfg, store) in changed {
+            let name = cfg.name.clone();
+            match find(&name) {
+                Some(e) => {
+                    let cell = TokenCell::new(cfg, store, e.ceiling.clone());
+                    replaced.push(e.cell.swap(Some(cell)));
+                }
+                None => {
+                    let ceiling = Arc::<Ceiling>::default();
+                    let cell = TokenCell::new(cfg, store, ceiling.clone());
+                    insert(Box::leak(Box::new(Entry {
+                        hash: hash(&name),
+                        name: name.as_str().into(),
+                        cell: ArcSwapOption::new(Some(cell)),
+                        ceiling,
+                    })));
+                }
             }
         }
-    };
+    }
     drop(replaced); // outside the lock: a cell's drop may close a store
     refresher::ensure_running();
-    Ok(name)
+    Ok(names)
+}
+
+/// Forgets an app: the refresher stops keeping its token fresh and calls
+/// get `NotConfigured`; calls in flight finish. The token stays in the store,
+/// so configuring the app again picks it up. Returns whether it was configured.
+pub fn unconfigure(app: &str) -> bool {
+    let Some(e) = find(app) else { return false };
+    let old = {
+        let _writer = WRITER.lock();
+        e.cell.swap(None)
+    };
+    old.is_some()
+}
+
+fn current(app: &str) -> Option<Arc<TokenCell>> {
+    find(app)?.cell.load_full()
 }
 
 /// A token the platform accepts now. A fresh one costs a map lookup and a
@@ -187,11 +238,12 @@ pub fn get(app: &str) -> Result<Token> {
 /// Runs `f` on the token without copying it: the bindings copy it straight
 /// into the caller's buffer or string.
 pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
-    if let Some(e) = find(app) {
-        let cell = e.cell.load();
-        let guard = cell.current_guard();
-        if let Some(token) = TokenCell::fresh_in(&guard) {
-            return Ok(f(token));
+    if let Some(cell) = find(app).map(|e| e.cell.load()) {
+        if let Some(cell) = &*cell {
+            let guard = cell.current_guard();
+            if let Some(token) = TokenCell::fresh_in(&guard) {
+                return Ok(f(token));
+            }
         }
     }
     let token = cell(app)?.get()?;
@@ -203,8 +255,8 @@ pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
 /// an interpreter lock before they may wait (Python's GIL) try this first.
 #[inline]
 pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<R> {
-    let cell: Guard<Arc<TokenCell>> = find(app)?.cell.load();
-    let guard = cell.current_guard();
+    let cell: Guard<Option<Arc<TokenCell>>> = find(app)?.cell.load();
+    let guard = cell.as_ref()?.current_guard();
     TokenCell::fresh_in(&guard).map(f)
 }
 
@@ -251,7 +303,7 @@ pub(crate) fn cells() -> Vec<Arc<TokenCell>> {
     table()
         .into_iter()
         .flat_map(Table::entries)
-        .map(|e| e.cell.load_full())
+        .filter_map(|e| e.cell.load_full())
         .collect()
 }
 
@@ -262,14 +314,14 @@ fn cell(app: &str) -> Result<Arc<TokenCell>> {
         return Err(Error::invalid("app name is empty"));
     }
     refresher::ensure_running();
-    if let Some(e) = find(app) {
-        return Ok(e.cell.load_full());
+    if let Some(cell) = current(app) {
+        return Ok(cell);
     }
     if let Ok(cfg) = Config::from_env() {
         if cfg.name == app {
             configure(cfg)?;
-            if let Some(e) = find(app) {
-                return Ok(e.cell.load_full());
+            if let Some(cell) = current(app) {
+                return Ok(cell);
             }
         }
     }

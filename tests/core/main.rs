@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod cold_start;
+mod configure;
 mod faults;
 mod file_store;
 mod invalidate;

@@ -107,6 +107,14 @@ fn a_re_request_for_the_same_generation_refreshes_once_per_window() {
         .to_string();
     assert_eq!(third, second);
     assert_eq!(server.token_calls(&id), 2);
+    // Client b repeats too, for the new generation: repeats refresh an app
+    // once per window, whichever clients make them (a fleet of SDKs that
+    // each retry once costs one fetch, not one per client).
+    let url_b = compat_url(&serve, &id, KEY_B);
+    for _ in 0..2 {
+        assert_eq!(serve.get(&url_b, None).1["access_token"], second.as_str());
+    }
+    assert_eq!(server.token_calls(&id), 2);
 }
 
 /// A client that asks for the token before every call (no cache) reports

@@ -96,3 +96,44 @@ fn sigterm_answers_the_request_in_flight_then_exits() {
     assert!(status.success(), "{status}: {}", serve.log());
     assert_eq!(in_flight.join().unwrap(), Some(200));
 }
+
+/// An app removed from the file is no longer served nor refreshed; the
+/// apps that stay are.
+#[test]
+fn sighup_removing_an_app_stops_its_refresh() {
+    let dir = TempDir::new("remove");
+    let (keep, gone) = (appid("keep"), appid("gone"));
+    let server = wxtoken::mock::MockServer::start(wxtoken::mock::MockConfig {
+        apps: vec![
+            wxtoken::mock::MockApp::mp(&keep, crate::support::SECRET),
+            wxtoken::mock::MockApp::mp(&gone, crate::support::SECRET),
+        ],
+        lifetime_s: 3,
+        overlap_s: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let head = "listen = \"127.0.0.1:0\"\nstore = \"memory\"\n";
+    let quick = |name: &str, id: &str| {
+        app_toml(&dir, name, id, &server.base_url())
+            .replace("[[apps]]\n", "[[apps]]\nrefresh_margin_s = 1\n")
+    };
+    let (keep_toml, gone_toml) = (quick("keep", &keep), quick("gone", &gone));
+    let client = client_toml("a", KEY_A, &["*"]);
+    let serve = Serve::start(&dir, &format!("{head}{keep_toml}{gone_toml}{client}"));
+    serve.token("keep", KEY_A);
+    serve.token("gone", KEY_A);
+
+    serve.reload(&format!("{head}{keep_toml}{client}"));
+    let (code, v) = serve.get("/v1/apps/gone/token", Some(KEY_A));
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (404, Some("unknown_app"))
+    );
+    let (_, apps) = serve.get("/v1/apps", Some(KEY_A));
+    assert_eq!(apps["apps"].as_array().unwrap().len(), 1, "{apps}");
+
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    assert!(server.token_calls(&keep) >= 2, "the kept app is refreshed");
+    assert_eq!(server.token_calls(&gone), 1, "the removed one is not");
+}

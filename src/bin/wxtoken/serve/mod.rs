@@ -68,14 +68,13 @@ pub fn run(args: &ServeArgs) -> Result<(), Fatal> {
     runtime.block_on(serve(args, cfg))
 }
 
-/// Registers every app with the library. Re-registering an unchanged app is
-/// a no-op, so a reload keeps its token; a changed one keeps it through the store.
+/// Registers every app with the library, all or none. Re-registering an
+/// unchanged app is a no-op, so a reload keeps its token; a changed one
+/// keeps it through the store.
 fn configure_apps(cfg: &ServeConfig) -> Result<(), Fatal> {
-    for app in &cfg.apps {
-        wxtoken::configure(app.clone())
-            .map_err(|e| Fatal(2, format!("app '{}': {}", app.name, e.errmsg())))?;
-    }
-    Ok(())
+    wxtoken::configure_all(cfg.apps.clone())
+        .map(drop)
+        .map_err(|e| Fatal(2, e.errmsg().to_string()))
 }
 
 enum Listener {
@@ -359,7 +358,13 @@ fn reload(path: &Path, shared: &Shared, listen: &str, tls: Option<&ArcSwap<TlsAc
                 slot.store(Arc::new(acceptor));
             }
             let (apps, clients) = (cfg.apps.len(), cfg.clients.len());
-            shared.state.store(Arc::new(State::from_config(cfg)));
+            let old = shared.state.swap(Arc::new(State::from_config(cfg)));
+            // A removed app is no longer refreshed; its token stays in the
+            // store for a later reload that adds it back.
+            let now = shared.state.load();
+            for gone in old.apps.iter().filter(|a| now.app(&a.name).is_none()) {
+                wxtoken::unconfigure(&gone.name);
+            }
             eprintln!("wxtoken serve: reloaded ({apps} apps, {clients} clients)");
         }
         Err(m) => eprintln!("wxtoken serve: reload failed, keeping the running configuration: {m}"),

@@ -62,7 +62,7 @@ impl State {
         }
     }
 
-    fn app(&self, name: &str) -> Option<&AppInfo> {
+    pub fn app(&self, name: &str) -> Option<&AppInfo> {
         self.apps.iter().find(|a| a.name == name)
     }
 }
@@ -98,8 +98,11 @@ struct CompatSeen {
     /// Requests answered with that generation, and when the first was.
     served: u32,
     first_at: Instant,
-    last_refresh: Option<Instant>,
 }
+
+/// How long a readiness answer is reused: /readyz is anonymous, and a flood
+/// of probes must not become a flood of store reads or fetches.
+const READY_REUSE: Duration = Duration::from_secs(1);
 
 pub struct Shared {
     pub state: ArcSwap<State>,
@@ -109,6 +112,11 @@ pub struct Shared {
     /// client -> recent (time, app, generation) reports that could refresh.
     reports: Mutex<HashMap<String, VecDeque<Report>>>,
     compat: Mutex<HashMap<(String, String), CompatSeen>>,
+    /// app -> when a compatible-endpoint repeat last refreshed it.
+    compat_refreshed: Mutex<HashMap<String, Instant>>,
+    /// The last readiness answer; held while one probe runs, so concurrent
+    /// probes wait for it instead of starting their own.
+    ready: tokio::sync::Mutex<Option<(Instant, bool, Value)>>,
 }
 
 impl Shared {
@@ -119,6 +127,8 @@ impl Shared {
             served: Mutex::default(),
             reports: Mutex::default(),
             compat: Mutex::default(),
+            compat_refreshed: Mutex::default(),
+            ready: tokio::sync::Mutex::default(),
         }
     }
 
@@ -290,7 +300,7 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
     let state = shared.state.load_full();
     match route {
         Route::Healthz => return ok(json!({"status": "ok"})),
-        Route::Readyz => return readyz(&state).await,
+        Route::Readyz => return readyz(shared, &state).await,
         Route::Compat => return compat(shared, &state, req.uri().query()).await,
         _ => {}
     }
@@ -449,7 +459,9 @@ async fn invalidate(
 /// the secret. An SDK that gets 40001 from a business call asks for a new
 /// token without saying which one failed: the second request by one client
 /// for a generation, within `compat_retry_window_s` of the first, is taken
-/// as that report, and refreshes at most once per window per client.
+/// as that report. Such repeats refresh an app at most once per window,
+/// however many clients make them: a fleet of SDKs that each retry once
+/// still costs one fetch.
 async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response<Body> {
     let wechat_error =
         |errcode: i64, errmsg: &str| ok(json!({"errcode": errcode, "errmsg": errmsg}));
@@ -484,16 +496,17 @@ async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response
     let key = (client.name.clone(), app.to_string());
     // Only the second request for a generation is a report: a client that
     // asks on every call (no cache) reports nothing after that.
-    let retry = shared.compat.lock().get_mut(&key).is_some_and(|seen| {
-        let second = seen.generation == served.generation
-            && seen.served == 1
-            && seen.first_at.elapsed() < window;
-        let allowed = seen.last_refresh.is_none_or(|t| t.elapsed() >= window);
-        if second && allowed {
-            seen.last_refresh = Some(Instant::now());
-        }
-        second && allowed
+    let second = shared.compat.lock().get(&key).is_some_and(|seen| {
+        seen.generation == served.generation && seen.served == 1 && seen.first_at.elapsed() < window
     });
+    let retry = second && {
+        let mut refreshed = shared.compat_refreshed.lock();
+        let allowed = refreshed.get(app).is_none_or(|t| t.elapsed() >= window);
+        if allowed {
+            refreshed.insert(app.to_string(), Instant::now());
+        }
+        allowed
+    };
     if retry {
         shared.metrics.report(app, "compat");
         served = match shared.invalidate(app, served.token.to_string()).await {
@@ -506,7 +519,6 @@ async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response
         generation: served.generation,
         served: 0,
         first_at: Instant::now(),
-        last_refresh: None,
     });
     if entry.generation != served.generation {
         entry.generation = served.generation;
@@ -518,25 +530,38 @@ async fn compat(shared: &Shared, state: &State, query: Option<&str>) -> Response
     ok(json!({"access_token": &*served.token, "expires_in": served.expires_in()}))
 }
 
-async fn readyz(state: &State) -> Response<Body> {
-    let mut ready = 0;
-    for app in &state.apps {
-        let name = app.name.clone();
-        if blocking(move || wxtoken::get(&name)).await.is_ok() {
-            ready += 1;
+/// Ready when every app has a token: from memory where one is fresh, else
+/// through the library (store reachable, token loadable). One probe at a
+/// time, its answer reused for a second.
+async fn readyz(shared: &Shared, state: &State) -> Response<Body> {
+    let mut last = shared.ready.lock().await;
+    let (ready, body) = match &*last {
+        Some((at, ready, body)) if at.elapsed() < READY_REUSE => (*ready, body.clone()),
+        _ => {
+            let mut loaded = 0;
+            for app in &state.apps {
+                if wxtoken::with_fresh_token(&app.name, |_| ()).is_some() {
+                    loaded += 1;
+                    continue;
+                }
+                let name = app.name.clone();
+                if blocking(move || wxtoken::get(&name)).await.is_ok() {
+                    loaded += 1;
+                }
+            }
+            let ready = loaded == state.apps.len();
+            let body = json!({"ready": ready, "apps": state.apps.len(), "apps_ready": loaded});
+            *last = Some((Instant::now(), ready, body.clone()));
+            (ready, body)
         }
-    }
-    let body =
-        json!({"ready": ready == state.apps.len(), "apps": state.apps.len(), "apps_ready": ready});
-    if ready == state.apps.len() {
-        ok(body)
+    };
+    drop(last);
+    let status = if ready {
+        StatusCode::OK
     } else {
-        respond(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "application/json",
-            body.to_string().into(),
-        )
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    respond(status, "application/json", body.to_string().into())
 }
 
 fn token_error(shared: &Shared, app: &str, e: &Error) -> Response<Body> {
