@@ -13,7 +13,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use serde_json::{json, Value};
 
-use crate::clock::{mono_ms, now_ms};
+use crate::clock::{mono_ms, now_ms, precise_now_ms};
 use crate::config::{Config, Mode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::{self, Mutex};
@@ -219,7 +219,7 @@ impl TokenCell {
     }
 
     pub(crate) fn status(&self) -> Value {
-        let now = now_ms();
+        let now = precise_now_ms();
         let token = match self.current.load_full() {
             Some(c) => json!({
                 "present": true,

@@ -23,6 +23,20 @@ pub(crate) fn now_ms() -> u64 {
     })
 }
 
+/// The wall clock to the millisecond: the coarse clock (`now_ms`) ticks in
+/// 4 ms steps, so two fetches by two processes one after the other could
+/// get one stamp, and "fetched later" (Record::is_newer_than) would not
+/// hold for the later one. Status reads it too: a time left counted from
+/// the coarse clock (up to 4 ms behind) could exceed the token's lifetime.
+pub(crate) fn precise_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or_else(
+            |_| now_ms(),
+            |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+        )
+}
+
 /// Monotonic milliseconds (since boot): for deadlines, never for expiry.
 pub(crate) fn mono_ms() -> u64 {
     read(libc::CLOCK_MONOTONIC_COARSE).unwrap_or_else(|| {

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::cell::STABLE_FORCE_SPACING_MS;
-use crate::clock::{mono_ms, now_ms};
+use crate::clock::{mono_ms, now_ms, precise_now_ms};
 use crate::config::Config;
 use crate::config::Mode;
 use crate::error::{Error, ErrorKind, Result};
@@ -70,16 +70,6 @@ pub(crate) fn lease(cfg: &Config) -> Duration {
 /// Milliseconds, saturating: `as u64` on `as_millis()` would wrap.
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The wall clock to the millisecond: the coarse clock (`now_ms`) ticks in
-/// 4 ms steps, so two fetches by two processes one after the other could
-/// get one stamp, and "fetched later" (Record::is_newer_than) would not
-/// hold for the later one.
-fn precise_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or_else(|_| now_ms(), ms)
 }
 
 /// A new fetch's stamp: when its request left, yet strictly later than the

@@ -1,6 +1,8 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use wxtoken::mock::{MockApp, MockConfig, MockServer};
+
 use crate::support::*;
 
 #[test]
@@ -90,4 +92,25 @@ fn unknown_and_empty_app_names_are_clear_errors() {
         wxtoken::get("").unwrap_err().kind(),
         wxtoken::ErrorKind::InvalidArgument
     );
+}
+
+/// Status never says a token has more time left than the platform gave it
+/// (the time left counts from before the request; status once read a
+/// clock up to 4 ms behind and showed 7200001 ms).
+#[test]
+fn status_never_shows_more_than_the_lifetime() {
+    let ids: Vec<String> = (0..20).map(|_| appid("left")).collect();
+    let server = MockServer::start(MockConfig {
+        apps: ids.iter().map(|id| MockApp::mp(id, SECRET)).collect(),
+        ..MockConfig::default()
+    })
+    .unwrap();
+    for id in &ids {
+        let app = configure(&server, id, |_| {});
+        wxtoken::get(&app).unwrap();
+        let left = wxtoken::status(&app).unwrap()["token"]["expires_in_ms"]
+            .as_u64()
+            .unwrap();
+        assert!(0 < left && left <= 7_200_000, "{id}: {left} ms left");
+    }
 }
