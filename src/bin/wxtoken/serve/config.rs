@@ -26,6 +26,9 @@ struct File {
     socket_mode: Option<String>,
     #[serde(default)]
     tls: Option<TlsFile>,
+    /// Threads answering requests (default: one per CPU); read at start.
+    #[serde(default)]
+    workers: Option<usize>,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
@@ -105,6 +108,7 @@ pub struct ServeConfig {
     pub listen: String,
     pub socket_mode: u32,
     pub tls: Option<TlsFile>,
+    pub workers: Option<usize>,
     pub limits: Limits,
     pub apps: Vec<wxtoken::Config>,
     pub clients: Vec<Client>,
@@ -240,10 +244,14 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ServeCo
     if file.limits.header_timeout_ms == 0 {
         return Err("limits: header_timeout_ms must be positive".into());
     }
+    if file.workers.is_some_and(|n| !(1..=1024).contains(&n)) {
+        return Err("workers must be 1 to 1024".into());
+    }
     Ok(ServeConfig {
         listen: file.listen,
         socket_mode,
         tls: file.tls,
+        workers: file.workers,
         limits: file.limits,
         apps,
         clients,

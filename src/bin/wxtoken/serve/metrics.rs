@@ -3,22 +3,56 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-#[derive(Default)]
+/// The route labels of the request counters (routes.rs names them).
+const ROUTES: [&str; 9] = [
+    "healthz",
+    "readyz",
+    "metrics",
+    "apps",
+    "token",
+    "invalidate",
+    "status",
+    "compat",
+    "unknown",
+];
+/// HTTP statuses are below 600.
+const STATUSES: usize = 600;
+
 pub struct Metrics {
-    /// (route, HTTP status) -> requests.
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Requests by route and HTTP status, `route * STATUSES + status`:
+    /// atomics, since every request counts one and a lock here was shared
+    /// by every worker thread.
+    requests: Box<[AtomicU64]>,
     /// (app, error kind) -> token requests that failed.
     failures: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// (app, source) -> reports of a bad token (source: api or compat).
     reports: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: (0..ROUTES.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            failures: Mutex::default(),
+            reports: Mutex::default(),
+        }
+    }
+}
+
 impl Metrics {
     pub fn request(&self, route: &'static str, status: u16) {
-        *self.requests.lock().entry((route, status)).or_default() += 1;
+        let r = ROUTES
+            .iter()
+            .position(|&l| l == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = usize::from(status).min(STATUSES - 1);
+        self.requests[r * STATUSES + s].fetch_add(1, Ordering::Relaxed);
     }
     pub fn failure(&self, app: &str, kind: wxtoken::ErrorKind) {
         *self
@@ -39,7 +73,12 @@ impl Metrics {
     pub fn render(&self, apps: &[String]) -> String {
         let mut out = String::new();
         out.push_str("# TYPE wxtoken_serve_requests_total counter\n");
-        for ((route, status), n) in self.requests.lock().iter() {
+        for (i, n) in self.requests.iter().enumerate() {
+            let n = n.load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let (route, status) = (ROUTES[i / STATUSES], i % STATUSES);
             let _ = writeln!(
                 out,
                 "wxtoken_serve_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"

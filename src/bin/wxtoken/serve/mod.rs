@@ -60,7 +60,11 @@ pub fn run(args: &ServeArgs) -> Result<(), Fatal> {
         );
         return Ok(());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cfg.workers {
+        runtime.worker_threads(n);
+    }
+    let runtime = runtime
         .enable_all()
         .thread_name("wxtoken-serve")
         .build()
@@ -353,6 +357,9 @@ fn reload(path: &Path, shared: &Shared, listen: &str, tls: Option<&ArcSwap<TlsAc
                     "wxtoken serve: a new listen address, or TLS turned on or off, \
                      takes effect on restart"
                 );
+            }
+            if cfg.workers != shared.state.load().workers {
+                eprintln!("wxtoken serve: a new number of workers takes effect on restart");
             }
             if let (Some(slot), Some(acceptor)) = (tls, acceptor) {
                 slot.store(Arc::new(acceptor));

@@ -28,6 +28,8 @@ pub struct State {
     pub apps: Vec<AppInfo>,
     pub clients: Vec<Client>,
     pub limits: Limits,
+    /// As last loaded: a reload that changes it says it needs a restart.
+    pub workers: Option<usize>,
 }
 
 pub struct AppInfo {
@@ -59,6 +61,7 @@ impl State {
             apps,
             clients: cfg.clients,
             limits: cfg.limits,
+            workers: cfg.workers,
         }
     }
 
@@ -72,17 +75,29 @@ impl State {
 #[derive(Clone)]
 struct Served {
     token: Arc<str>,
+    /// The token as a JSON string, escaped once per token, not per request.
+    token_json: Arc<str>,
     generation: u64,
     expires_at_ms: u64,
 }
 
 impl Served {
-    fn json(&self) -> Value {
-        json!({
-            "access_token": &*self.token,
-            "expires_in": self.expires_in(),
-            "generation": self.generation,
-        })
+    fn new(token: &str, generation: u64, expires_at_ms: u64) -> Served {
+        Served {
+            token: Arc::from(token),
+            token_json: Arc::from(Value::from(token).to_string()),
+            generation,
+            expires_at_ms,
+        }
+    }
+    /// `{"access_token", "expires_in", "generation"}`.
+    fn body(&self) -> String {
+        format!(
+            "{{\"access_token\":{},\"expires_in\":{},\"generation\":{}}}",
+            self.token_json,
+            self.expires_in(),
+            self.generation
+        )
     }
     fn expires_in(&self) -> u64 {
         self.expires_at_ms.saturating_sub(now_ms()) / 1000
@@ -107,8 +122,10 @@ const READY_REUSE: Duration = Duration::from_secs(1);
 pub struct Shared {
     pub state: ArcSwap<State>,
     pub metrics: Metrics,
-    /// app -> the last token described, so the fresh path needs no status call.
-    served: Mutex<HashMap<String, Served>>,
+    /// app -> the last token described, so the fresh path needs no status
+    /// call. Read by every token request, written once per token: replaced
+    /// whole, read without a lock.
+    served: ArcSwap<HashMap<String, Served>>,
     /// client -> recent (time, app, generation) reports that could refresh.
     reports: Mutex<HashMap<String, VecDeque<Report>>>,
     compat: Mutex<HashMap<(String, String), CompatSeen>>,
@@ -124,7 +141,7 @@ impl Shared {
         Shared {
             state: ArcSwap::from_pointee(state),
             metrics: Metrics::default(),
-            served: Mutex::default(),
+            served: ArcSwap::default(),
             reports: Mutex::default(),
             compat: Mutex::default(),
             compat_refreshed: Mutex::default(),
@@ -135,23 +152,35 @@ impl Shared {
     /// The current token of `app`: from memory when fresh, else through the
     /// library's get (which coalesces concurrent cold starts into one fetch).
     async fn current(&self, app: &str) -> Result<Served, Error> {
-        if let Some(token) = wxtoken::with_fresh_token(app, Arc::clone) {
-            if let Some(s) = self.served.lock().get(app) {
-                if s.token == token {
-                    return Ok(s.clone());
-                }
-            }
+        if let Some(s) = self.fresh(app, Served::clone) {
+            return Ok(s);
         }
         let name = app.to_string();
         let served = blocking(move || describe(&name, wxtoken::get(&name)?)).await?;
-        self.served.lock().insert(app.to_string(), served.clone());
+        self.remember(app, &served);
         Ok(served)
+    }
+
+    /// `f` of the app's token, if the library holds it fresh and it has
+    /// been described: the fresh path, no clone, no lock.
+    fn fresh<R>(&self, app: &str, f: impl FnOnce(&Served) -> R) -> Option<R> {
+        let served = self.served.load();
+        let s = served.get(app)?;
+        wxtoken::with_fresh_token(app, |t| **t == *s.token)?.then(|| f(s))
+    }
+
+    fn remember(&self, app: &str, served: &Served) {
+        self.served.rcu(|all| {
+            let mut all = HashMap::clone(all);
+            all.insert(app.to_string(), served.clone());
+            all
+        });
     }
 
     async fn invalidate(&self, app: &str, bad: String) -> Result<Served, Error> {
         let name = app.to_string();
         let served = blocking(move || describe(&name, wxtoken::invalidate(&name, &bad)?)).await?;
-        self.served.lock().insert(app.to_string(), served.clone());
+        self.remember(app, &served);
         Ok(served)
     }
 
@@ -186,11 +215,11 @@ fn describe(app: &str, token: wxtoken::Token) -> Result<Served, Error> {
         let status = wxtoken::status(app)?;
         let again = wxtoken::get(app)?;
         if again.as_str() == token.as_str() {
-            return Ok(Served {
-                token: Arc::from(token.as_str()),
-                generation: status["token"]["generation"].as_u64().unwrap_or(0),
-                expires_at_ms: status["token"]["expires_at_ms"].as_u64().unwrap_or(0),
-            });
+            return Ok(Served::new(
+                token.as_str(),
+                status["token"]["generation"].as_u64().unwrap_or(0),
+                status["token"]["expires_at_ms"].as_u64().unwrap_or(0),
+            ));
         }
         token = again;
     }
@@ -353,9 +382,12 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
         return error(StatusCode::NOT_FOUND, "unknown_app", "no app of that name");
     }
     match route {
-        Route::Token(_) => match shared.current(app).await {
-            Ok(s) => ok(s.json()),
-            Err(e) => token_error(shared, app, &e),
+        Route::Token(_) => match shared.fresh(app, Served::body) {
+            Some(body) => ok_text(body),
+            None => match shared.current(app).await {
+                Ok(s) => ok_text(s.body()),
+                Err(e) => token_error(shared, app, &e),
+            },
         },
         // Status reads the store's shared state: off the async workers.
         Route::Status(_) => match tokio::task::block_in_place(|| wxtoken::status(app)) {
@@ -435,7 +467,7 @@ async fn invalidate(
         Err(e) => return token_error(shared, app, &e),
     };
     if *current.token != *bad {
-        return ok(current.json());
+        return ok_text(current.body());
     }
     if !shared.admit_report(
         client,
@@ -450,7 +482,7 @@ async fn invalidate(
         );
     }
     match shared.invalidate(app, bad).await {
-        Ok(s) => ok(s.json()),
+        Ok(s) => ok_text(s.body()),
         Err(e) => token_error(shared, app, &e),
     }
 }
@@ -582,7 +614,11 @@ fn token_error(shared: &Shared, app: &str, e: &Error) -> Response<Body> {
 }
 
 fn ok(body: Value) -> Response<Body> {
-    respond(StatusCode::OK, "application/json", body.to_string().into())
+    ok_text(body.to_string())
+}
+
+fn ok_text(json: String) -> Response<Body> {
+    respond(StatusCode::OK, "application/json", json.into())
 }
 
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
