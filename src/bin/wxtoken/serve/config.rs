@@ -310,6 +310,25 @@ apps = ["shop"]
     }
 
     #[test]
+    fn workers_are_bounded() {
+        let app = "[[apps]]\nappid = \"wx1\"\nsecret_env = \"SHOP_SECRET\"\n";
+        assert_eq!(
+            parse(&format!("workers = 3\n{app}"), &env)
+                .ok()
+                .unwrap()
+                .workers,
+            Some(3)
+        );
+        assert_eq!(parse(app, &env).ok().unwrap().workers, None);
+        for bad in ["workers = 0", "workers = 5000"] {
+            let e = parse(&format!("{bad}\n{app}"), &env).err().unwrap();
+            assert!(e.contains("workers must be 1 to 1024"), "{e}");
+        }
+        let e = parse(&format!("workers = -1\n{app}"), &env).err().unwrap();
+        assert!(e.starts_with("config line 1"), "{e}");
+    }
+
+    #[test]
     fn the_digest_of_an_empty_key_is_refused() {
         let app = "[[apps]]\nappid = \"wx1\"\nsecret_env = \"SHOP_SECRET\"\n";
         let e = parse(
