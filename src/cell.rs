@@ -230,6 +230,9 @@ impl TokenCell {
                 "expires_at_ms": c.rec.expires_at_ms,
                 "expires_in_ms": c.rec.expires_at_ms.saturating_sub(now),
                 "refresh_in_ms": c.refresh_at_ms.saturating_sub(now),
+                // The margin in effect: refresh_margin_s, but at most half
+                // the token's life (see Record::refresh_at_ms).
+                "effective_margin_s": c.rec.expires_at_ms.saturating_sub(c.refresh_at_ms) / 1000,
                 "length": c.rec.token.len(),
             }),
             None => json!({ "present": false }),
@@ -485,14 +488,25 @@ impl TokenCell {
         }
     }
 
+    /// The caller's wait is over while the refresh goes on; the cause of
+    /// its failing attempts (an unreachable api_base...) is in the message.
     fn timed_out(&self) -> Error {
-        Error::new(
-            ErrorKind::Timeout,
-            format!(
-                "no valid token within wait_ms ({} ms); a refresh is still running",
-                self.cfg.wait.as_millis()
+        let waited = self.cfg.wait.as_millis();
+        match self.stats.failing() {
+            Some(cause) => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no valid token within wait_ms ({waited} ms); the refresh is still \
+                     retrying, its last attempt failed: {}: {}",
+                    cause.kind().as_str(),
+                    cause.errmsg()
+                ),
             ),
-        )
+            None => Error::new(
+                ErrorKind::Timeout,
+                format!("no valid token within wait_ms ({waited} ms); a refresh is still running"),
+            ),
+        }
     }
 }
 

@@ -75,6 +75,9 @@ pub(crate) struct Stats {
     ceiling: Arc<Ceiling>,
     credentials: Mutex<Credentials>,
     verify_asked: AtomicBool,
+    /// The last upstream attempt's error, until a fetch succeeds: a caller
+    /// that gives up while the refresh still retries learns why it does.
+    failing: Mutex<Option<Error>>,
 }
 
 /// What the platform last said about this process's secret. Only this
@@ -113,6 +116,7 @@ impl Stats {
             ceiling,
             credentials: Mutex::default(),
             verify_asked: AtomicBool::new(false),
+            failing: Mutex::default(),
         }
     }
 
@@ -126,10 +130,17 @@ impl Stats {
 
     pub(crate) fn fetch_succeeded(&self) {
         self.credentials.lock().verified_at_ms = Some(now_ms());
+        *self.failing.lock() = None;
+    }
+
+    /// The error of the last upstream attempt, if none succeeded since.
+    pub(crate) fn failing(&self) -> Option<Error> {
+        self.failing.lock().clone()
     }
 
     pub(crate) fn upstream_failure(&self, app: &str, err: &Error) {
         self.upstream_failures.fetch_add(1, Relaxed);
+        *self.failing.lock() = Some(err.clone());
         if err.kind() != ErrorKind::CredentialsRejected {
             return;
         }

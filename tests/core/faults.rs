@@ -108,3 +108,39 @@ fn a_hung_upstream_with_no_token_fails_within_wait_ms() {
     );
     server.set_fault(Fault::None, None);
 }
+
+/// An api_base where nothing listens, and a wait shorter than the
+/// refresh's retries: the timeout says why the refresh keeps failing.
+#[test]
+fn a_timeout_carries_the_network_cause() {
+    let id = appid("refused");
+    let server = mock_for(&id, 7200, 300);
+    // A port that was free a moment ago: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = configure(&server, &id, |c| {
+        c.api_base = base;
+        c.wait = Duration::from_millis(500);
+    });
+    let err = wxtoken::get(&app).unwrap_err();
+    assert_eq!(err.kind(), wxtoken::ErrorKind::Timeout, "{err}");
+    assert!(
+        err.errmsg().contains("last attempt failed: network"),
+        "the cause survives: {err}"
+    );
+    assert_eq!(server.token_calls(&id), 0);
+}
+
+/// A margin beyond half the lifetime is clamped, and status says so.
+#[test]
+fn status_shows_the_margin_in_effect() {
+    let id = appid("margin");
+    let server = mock_for(&id, 7200, 300);
+    let app = configure(&server, &id, |c| c.refresh_margin = secs(5000.0));
+    wxtoken::get(&app).unwrap();
+    let st = wxtoken::status(&app).unwrap();
+    assert_eq!(st["refresh_margin_s"], 5000, "as configured");
+    let effective = st["token"]["effective_margin_s"].as_u64().unwrap();
+    assert!((3599..=3600).contains(&effective), "{st}");
+}
