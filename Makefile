@@ -3,7 +3,8 @@
 # puts include/wxtoken.h, lib/libwxtoken.so.X.Y.Z (soname libwxtoken.so.X) with
 # its links, lib/libwxtoken.a, lib/pkgconfig/wxtoken.pc and bin/wxtoken under
 # PREFIX, and the PHP FFI header under share/wxtoken/. Other targets:
-#   make            cargo build --release
+#   make            cargo build --release, plus the link target/release/libwxtoken.so.X
+#                   the loader needs to run a program linked to the build tree
 #   make uninstall  removes what install put there
 #   make test-c     bindings/c/run-tests.sh (C tests, valgrind, install check)
 
@@ -35,6 +36,7 @@ all: build
 
 build:
 	$(CARGO) build --release
+	ln -sfn libwxtoken.so $(RELEASE)/$(SONAME)
 
 install: build
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \

@@ -11,22 +11,25 @@ use std::path::Path;
 
 const FFI_SRC: &str = "src/ffi/mod.rs";
 
-/// (config, output) pairs, relative to the crate root.
-const HEADERS: [(&str, &str); 2] = [
-    ("cbindgen.toml", "include/wxtoken.h"),
-    ("cbindgen-php.toml", "include/wxtoken_ffi.h"),
+/// (config, output, with the version macros), relative to the crate root.
+/// PHP's FFI takes no preprocessor lines: the macros are C's only.
+const HEADERS: [(&str, &str, bool); 2] = [
+    ("cbindgen.toml", "include/wxtoken.h", true),
+    ("cbindgen-php.toml", "include/wxtoken_ffi.h", false),
 ];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // The version macros come from the package version.
+    println!("cargo:rerun-if-changed=Cargo.toml");
     println!("cargo:rerun-if-changed=src/ffi");
     let root = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let root = Path::new(&root);
-    for (config, header) in HEADERS {
+    for (config, header, macros) in HEADERS {
         println!("cargo:rerun-if-changed={config}");
         // A hand-edited or deleted header is regenerated on the next build.
         println!("cargo:rerun-if-changed={header}");
-        if let Err(msg) = generate(root, config, header) {
+        if let Err(msg) = generate(root, config, header, macros) {
             // panic, not a warning: a build with a stale header must not pass.
             panic!("generating {header} failed: {msg}");
         }
@@ -34,8 +37,11 @@ fn main() {
     soname();
 }
 
-fn generate(root: &Path, config: &str, header: &str) -> Result<(), String> {
-    let cfg = cbindgen::Config::from_file(root.join(config))?;
+fn generate(root: &Path, config: &str, header: &str, macros: bool) -> Result<(), String> {
+    let mut cfg = cbindgen::Config::from_file(root.join(config))?;
+    if macros {
+        cfg.after_includes = Some(version_macros());
+    }
     let bindings = cbindgen::Builder::new()
         .with_config(cfg)
         .with_src(root.join(FFI_SRC))
@@ -56,6 +62,33 @@ fn generate(root: &Path, config: &str, header: &str) -> Result<(), String> {
     fs::write(&tmp, &text).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
     fs::rename(&tmp, &path)
         .map_err(|e| format!("renaming {} to {}: {e}", tmp.display(), path.display()))
+}
+
+/// Compile-time version macros, as libcurl and hiredis have, from
+/// Cargo.toml: `#if WXTOKEN_VERSION_NUM >= 0x000200` guards a newer call.
+/// `wxtoken_version()` tells the version of the library actually loaded.
+fn version_macros() -> String {
+    let part = |name: &str| -> u32 {
+        env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("cargo sets {name} to a number"))
+    };
+    let (major, minor, patch) = (
+        part("CARGO_PKG_VERSION_MAJOR"),
+        part("CARGO_PKG_VERSION_MINOR"),
+        part("CARGO_PKG_VERSION_PATCH"),
+    );
+    let version = env::var("CARGO_PKG_VERSION").expect("cargo sets CARGO_PKG_VERSION");
+    format!(
+        "\n/* The version these declarations are from; 0xXXYYZZ in WXTOKEN_VERSION_NUM. */\n\
+         #define WXTOKEN_VERSION \"{version}\"\n\
+         #define WXTOKEN_VERSION_MAJOR {major}\n\
+         #define WXTOKEN_VERSION_MINOR {minor}\n\
+         #define WXTOKEN_VERSION_PATCH {patch}\n\
+         #define WXTOKEN_VERSION_NUM 0x{:06x}\n",
+        (major << 16) | (minor << 8) | patch
+    )
 }
 
 /// C programs link libwxtoken.so, which `make install` puts as

@@ -19,6 +19,14 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+/* The version these declarations are from; 0xXXYYZZ in WXTOKEN_VERSION_NUM. */
+#define WXTOKEN_VERSION "0.1.0"
+#define WXTOKEN_VERSION_MAJOR 0
+#define WXTOKEN_VERSION_MINOR 1
+#define WXTOKEN_VERSION_PATCH 0
+#define WXTOKEN_VERSION_NUM 0x000100
+
+
 /**
  * The outcome of a wxtoken call. `WXTOKEN_OK` (0) is success; every other
  * value names one way to fail. The values are fixed: new ones are only ever

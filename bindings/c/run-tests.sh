@@ -65,6 +65,33 @@ cp "$RELEASE/libwxtoken.so" "$WORK/lib/libwxtoken.so"
 ln -sf libwxtoken.so "$WORK/lib/${soname:-libwxtoken.so.0}"
 cp "$RELEASE/libwxtoken.a" "$WORK/lib/libwxtoken.a"
 
+# The build tree as the README documents it: `make`, then link against
+# target/release; the program starts (the loader finds the soname) and the
+# header's version macros match the library's version.
+cat >"$WORK/version.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <wxtoken.h>
+int main(void) {
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", WXTOKEN_VERSION_MAJOR, WXTOKEN_VERSION_MINOR,
+             WXTOKEN_VERSION_PATCH);
+    int num = (WXTOKEN_VERSION_MAJOR << 16) | (WXTOKEN_VERSION_MINOR << 8) | WXTOKEN_VERSION_PATCH;
+    if (num != WXTOKEN_VERSION_NUM || strcmp(want, WXTOKEN_VERSION) != 0) return 2;
+    printf("%s %s\n", WXTOKEN_VERSION, wxtoken_version());
+    return 0;
+}
+C
+cargo_version=$(sed -n 's/^version = "\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
+if make -s build >"$WORK/logs/make-build.log" 2>&1 &&
+    gcc "${CFLAGS[@]}" "$WORK/version.c" -Iinclude -L"$RELEASE" -Wl,-rpath,"$RELEASE" -lwxtoken \
+        -o "$WORK/bin/version" 2>"$WORK/logs/version.log" &&
+    [[ "$("$WORK/bin/version" 2>>"$WORK/logs/version.log")" == "$cargo_version $cargo_version" ]]; then
+    pass "a program linked to the build tree after make starts; version macros = $cargo_version"
+else
+    fail "build-tree linking or version macros:"; cat "$WORK/logs/make-build.log" "$WORK/logs/version.log"
+fi
+
 # Exported symbols: exactly the header's functions carry the wxtoken_ prefix.
 header_fns=$(grep -o '\bwxtoken_[a-z_]*(' include/wxtoken.h | tr -d '(' | sort -u)
 so_fns=$(nm -D --defined-only "$WORK/lib/libwxtoken.so" | awk '{print $3}' | grep '^wxtoken_' | sort -u)
