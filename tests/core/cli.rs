@@ -173,3 +173,92 @@ fn help_texts() {
         "mock help names the admin endpoints"
     );
 }
+
+/// `invalidate --token-file -` reads the refused token from stdin (a
+/// command line is visible to every local user): the report is compared
+/// like any other, one refresh for the current token, none for an old one.
+#[test]
+fn invalidate_reads_the_token_from_stdin_or_a_file() {
+    use std::io::Write;
+    let id = appid("clistdin");
+    let mock = MockProcess::start(&id);
+    let dir = std::env::temp_dir().join(format!("wxtoken-clistdin-{}", std::process::id()));
+    let store = format!("file:{}", dir.display());
+    let base = ["--appid", &id, "--store", &store, "--api-base", &mock.url];
+    let invalidate_stdin = |token: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wxtoken"))
+            .args([&["invalidate", "--token-file", "-"], &base[..]].concat())
+            .env("WXTOKEN_SECRET", SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let env = [("WXTOKEN_SECRET", SECRET)];
+    let first = stdout(&wxtoken(&[&["token"], &base[..]].concat(), &env));
+
+    let out = invalidate_stdin(&first);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = stdout(&out);
+    assert_ne!(second, first, "the current token reported: refreshed");
+    let out = invalidate_stdin(&first);
+    assert_eq!(stdout(&out), second, "an old token reported: no refresh");
+
+    let file = dir.join("refused.txt");
+    std::fs::write(&file, &second).unwrap();
+    let out = wxtoken(
+        &[
+            &["invalidate", "--token-file", file.to_str().unwrap()],
+            &base[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(stdout(&out), second);
+
+    let calls = |mock: &MockProcess| {
+        let stats = ureq::get(&format!("{}/mock/stats", mock.url))
+            .call()
+            .unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&stats.into_string().unwrap()).unwrap();
+        stats["token_calls"][&id]["token"].as_u64().unwrap()
+    };
+    assert_eq!(calls(&mock), 3);
+
+    let missing = dir.join("missing");
+    let out = wxtoken(
+        &[
+            &["invalidate", "--token-file", missing.to_str().unwrap()],
+            &base[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read the token"),
+        "{}",
+        stderr(&out)
+    );
+    let out = wxtoken(
+        &[
+            &["invalidate", "--token", "x", "--token-file", "-"],
+            &base[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2), "one source only");
+    let out = wxtoken(&[&["invalidate", "--help"], &base[..]].concat(), &env);
+    assert!(
+        stdout(&out).contains("ps"),
+        "the help says why: {}",
+        stdout(&out)
+    );
+    assert_eq!(calls(&mock), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

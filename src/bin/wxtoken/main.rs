@@ -7,6 +7,8 @@
 
 mod serve;
 
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind as ClapKind};
@@ -55,9 +57,14 @@ enum Command {
     /// Report T as refused by a business call (40001/40014/42001); print the good token
     #[command(after_help = AFTER_HELP)]
     Invalidate {
-        /// The token a business call refused
+        /// The token a business call refused. Every local user can read a
+        /// command line (ps, /proc): prefer --token-file
         #[arg(long, value_name = "T")]
         token: Option<String>,
+        /// Read the refused token from this file, "-" for standard input
+        /// (printf %s "$T" | wxtoken invalidate --token-file -)
+        #[arg(long, value_name = "PATH", conflicts_with = "token")]
+        token_file: Option<PathBuf>,
         #[command(flatten)]
         app: AppArgs,
     },
@@ -153,7 +160,17 @@ fn main() -> ExitCode {
         }
         Some(Command::Token(app)) => ("token", app, None),
         Some(Command::Status(app)) => ("status", app, None),
-        Some(Command::Invalidate { token, app }) => ("invalidate", app, token),
+        Some(Command::Invalidate {
+            token,
+            token_file,
+            app,
+        }) => match token_file.map(|p| read_token_file(&p)).transpose() {
+            Ok(from_file) => ("invalidate", app, from_file.or(token)),
+            Err(err) => {
+                eprintln!("wxtoken: {err} [{}]", err.kind().as_str());
+                return ExitCode::from(2);
+            }
+        },
     };
     match run(cmd, app, bad_token) {
         Ok(out) => {
@@ -244,11 +261,37 @@ fn run(cmd: &str, app: AppArgs, bad_token: Option<String>) -> Result<String, Err
     match cmd {
         "token" => wxtoken::get(&name).map(|t| t.to_string()),
         "invalidate" => {
-            let bad = bad_token.ok_or_else(|| usage("invalidate needs --token T"))?;
+            let bad = bad_token
+                .ok_or_else(|| usage("invalidate needs --token-file PATH (or --token T)"))?;
             wxtoken::invalidate(&name, &bad).map(|t| t.to_string())
         }
         _ => wxtoken::status(&name).map(|s| serde_json::to_string_pretty(&s).unwrap_or_default()),
     }
+}
+
+/// The refused token from a file or stdin ("-"): at most 64 KiB, without
+/// the line end an `echo` adds.
+fn read_token_file(path: &Path) -> Result<String, Error> {
+    const MAX: u64 = 64 * 1024;
+    let usage = |msg: &str| Error::new(ErrorKind::InvalidArgument, msg);
+    let shown = path.display();
+    let mut text = String::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().take(MAX + 1).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX + 1).read_to_string(&mut text))
+    };
+    read.map_err(|e| usage(&format!("cannot read the token from {shown}: {}", e.kind())))?;
+    if text.len() as u64 > MAX {
+        return Err(usage(&format!(
+            "{shown} holds over {MAX} bytes: not a token"
+        )));
+    }
+    let token = text.trim_end_matches(['\n', '\r']);
+    if token.is_empty() {
+        return Err(usage(&format!("{shown} holds no token")));
+    }
+    Ok(token.to_string())
 }
 
 /// The flags given, as library options (their names are OPTION_NAMES).
