@@ -250,6 +250,7 @@ impl TokenCell {
             "mode": format!("{:?}", self.cfg.mode).to_lowercase(),
             "api_base": self.cfg.api_base,
             "store": self.store.describe(),
+            "store_notice": self.store.notice(),
             "refresh_margin_s": self.cfg.refresh_margin.as_secs(),
             "token": token,
             "refreshing": f.in_flight(),

@@ -54,6 +54,13 @@ pub trait Store: Send + Sync {
     /// For status output (never a password or secret).
     fn describe(&self) -> String;
 
+    /// A warning about how this store is shared, for status (None: none).
+    /// The default file store names other users' stores on the host: their
+    /// processes refresh on their own (see README, "One store per host").
+    fn notice(&self) -> Option<String> {
+        None
+    }
+
     /// The app's shared failure state and fetch count (crate::meta), its
     /// count rolled over to the store's current platform day (00:00 Beijing time). Unreadable or
     /// foreign content reads as an empty meta.

@@ -617,3 +617,33 @@ fn an_unreadable_default_directory_of_another_user_moves_on_to_the_next_name() {
     assert_eq!(meta.expect("the next name was used").uid(), victim);
     assert_eq!(server.token_calls(&id), 1);
 }
+
+/// Other users' default stores on the host (root's cron and www-data's
+/// php-fpm each have one) are named in the default store's notice: each
+/// side would refresh on its own. A given directory has no such notice.
+#[test]
+fn other_users_default_stores_are_named_in_the_notice() {
+    let base = store_dir("neighbours");
+    fs::create_dir(&base).unwrap();
+    mode(&base, 0o1777);
+    let alone = FileStore::open_default_under(&base).unwrap();
+    assert_eq!(alone.notice(), None, "only ours");
+
+    let theirs = base.join(format!("wxtoken-{OTHER_UID}"));
+    fs::create_dir(&theirs).unwrap();
+    give_away(&theirs);
+    // Not a default store's name; a name that lies about its owner (ours).
+    fs::create_dir(base.join("wxtoken-cache")).unwrap();
+    fs::create_dir(base.join("wxtoken-4242")).unwrap();
+    let notice = alone.notice().expect("a notice");
+    assert!(notice.contains(&format!("(uid {OTHER_UID})")), "{notice}");
+    assert!(!notice.contains("4242"), "owned by us, whatever its name");
+    assert!(
+        notice.contains("wxtoken serve"),
+        "says how to fix it: {notice}"
+    );
+
+    let given = FileStore::open(Some(&base.join("given"))).unwrap();
+    assert_eq!(given.notice(), None);
+    fs::remove_dir_all(base).unwrap();
+}

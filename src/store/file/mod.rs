@@ -6,6 +6,7 @@
 
 mod dir;
 mod lease;
+mod neighbours;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -34,6 +35,9 @@ pub struct FileStore {
     /// costs one fstatat instead of open, read, parse and close. A
     /// [`Mutex`] of the fork gate, held for a lookup or an insert only.
     seen: Mutex<HashMap<String, (Stamp, Option<Record>)>>,
+    /// The directory the default store's name is under (None for a given
+    /// directory): other users' default stores there are worth a warning.
+    default_base: Option<PathBuf>,
 }
 
 impl FileStore {
@@ -44,7 +48,7 @@ impl FileStore {
     /// tokens.
     pub fn open(dir: Option<&Path>) -> Result<Arc<FileStore>> {
         match dir {
-            Some(d) => Self::at(Place::Given(d.to_path_buf())),
+            Some(d) => Self::at(Place::Given(d.to_path_buf()), None),
             None => Self::open_default_under(default_base()),
         }
     }
@@ -63,13 +67,16 @@ impl FileStore {
     /// PrivateTmp (which php-fpm's unit sets), unlike /tmp.
     #[doc(hidden)]
     pub fn open_default_under(base: &Path) -> Result<Arc<FileStore>> {
-        Self::at(Place::default_under(base))
+        let store = Self::at(Place::default_under(base), Some(base.to_path_buf()))?;
+        neighbours::warn_once(base, dir::euid());
+        Ok(store)
     }
 
-    fn at(place: Place) -> Result<Arc<FileStore>> {
+    fn at(place: Place, default_base: Option<PathBuf>) -> Result<Arc<FileStore>> {
         Ok(Arc::new(FileStore {
             dir: Dir::open(place)?,
             seen: Mutex::default(),
+            default_base,
         }))
     }
 
@@ -312,6 +319,11 @@ impl Store for FileStore {
 
     fn describe(&self) -> String {
         format!("file:{}", self.dir.path().display())
+    }
+
+    fn notice(&self) -> Option<String> {
+        let base = self.default_base.as_deref()?;
+        neighbours::notice(base, dir::euid())
     }
 
     fn load_meta(&self, key: &str) -> Result<Meta> {
