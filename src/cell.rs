@@ -74,6 +74,11 @@ pub(crate) struct TokenCell {
     current: ArcSwapOption<Cached>,
     flight: Mutex<Flight>,
     stats: Stats,
+    /// Set when this cell replaced another configuration of the name: when,
+    /// and which settings changed. One name is one configuration for the
+    /// whole process; a second, different one replaces it for every
+    /// caller, which status must show.
+    replaced: Option<(u64, Vec<&'static str>)>,
 }
 
 impl TokenCell {
@@ -87,7 +92,30 @@ impl TokenCell {
             current: ArcSwapOption::empty(),
             flight: Mutex::default(),
             stats: Stats::new(ceiling),
+            replaced: None,
         })
+    }
+
+    /// A cell for `cfg` that replaces `old`'s configuration of the name.
+    pub(crate) fn replacing(
+        old: &TokenCell,
+        cfg: Config,
+        store: Arc<dyn Store>,
+        ceiling: Arc<Ceiling>,
+    ) -> Arc<Self> {
+        let changed = cfg.differences(&old.cfg);
+        log::info(format_args!(
+            "{}: configured again with other settings ({}); every caller of this name \
+             in this process uses the new ones (one name, one configuration: give \
+             another configuration another name)",
+            cfg.name,
+            changed.join(", ")
+        ));
+        let mut cell = TokenCell::new(cfg, store, ceiling);
+        if let Some(c) = Arc::get_mut(&mut cell) {
+            c.replaced = Some((now_ms(), changed));
+        }
+        cell
     }
 
     fn deadline(&self) -> u64 {
@@ -251,6 +279,7 @@ impl TokenCell {
             "api_base": self.cfg.api_base,
             "store": self.store.describe(),
             "store_notice": self.store.notice(),
+            "reconfigured": self.replaced.as_ref().map(|(at, changed)| json!({"at_ms": at, "changed": changed})),
             "refresh_margin_s": self.cfg.refresh_margin.as_secs(),
             "token": token,
             "refreshing": f.in_flight(),

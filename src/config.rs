@@ -141,6 +141,32 @@ pub struct Config {
 }
 
 impl Config {
+    /// The names of the settings in which `self` differs from `other`
+    /// (the secret by name only, never its value).
+    pub(crate) fn differences(&self, other: &Config) -> Vec<&'static str> {
+        let checks = [
+            ("appid", self.appid != other.appid),
+            ("secret", self.secret != other.secret),
+            ("platform", self.platform != other.platform),
+            ("mode", self.mode != other.mode),
+            ("api_base", self.api_base != other.api_base),
+            ("store", self.store != other.store),
+            (
+                "refresh_margin_s",
+                self.refresh_margin != other.refresh_margin,
+            ),
+            ("timeout_ms", self.timeout != other.timeout),
+            ("wait_ms", self.wait != other.wait),
+            ("key_prefix", self.key_prefix != other.key_prefix),
+            ("redis_ca_file", self.redis_ca_file != other.redis_ca_file),
+            (
+                "daily_fetch_budget",
+                self.daily_fetch_budget != other.daily_fetch_budget,
+            ),
+        ];
+        checks.iter().filter(|(_, d)| *d).map(|(n, _)| *n).collect()
+    }
+
     /// A classic Official Account / Mini Program config with the defaults
     /// (the file store: one token per app for every process of the host).
     pub fn new(appid: impl Into<String>, secret: impl Into<String>) -> Self {

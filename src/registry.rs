@@ -189,7 +189,10 @@ fn apply(cfgs: Vec<Config>) -> std::result::Result<Vec<String>, (String, Error)>
             let name = cfg.name.clone();
             match find(&name) {
                 Some(e) => {
-                    let cell = TokenCell::new(cfg, store, e.ceiling.clone());
+                    let cell = match &*e.cell.load() {
+                        Some(old) => TokenCell::replacing(old, cfg, store, e.ceiling.clone()),
+                        None => TokenCell::new(cfg, store, e.ceiling.clone()),
+                    };
                     replaced.push(e.cell.swap(Some(cell)));
                 }
                 None => {

@@ -80,3 +80,44 @@ fn an_unconfigured_app_is_no_longer_refreshed() {
     thread::sleep(secs(4.5));
     assert_eq!(server.token_calls(&id), 1, "no background refresh");
 }
+
+/// One name is one configuration per process: a second, different one
+/// replaces it for every caller, and status says which settings changed
+/// (the secret by name, never its value).
+#[test]
+fn a_conflicting_re_configure_shows_in_status() {
+    let id = appid("again");
+    let server = mock_for(&id, 7200, 300);
+    let app = configure(&server, &id, |c| c.refresh_margin = secs(60.0));
+    assert_eq!(
+        wxtoken::status(&app).unwrap()["reconfigured"],
+        serde_json::Value::Null
+    );
+    // The same settings again (PHP configures on every request): nothing.
+    configure(&server, &id, |c| c.refresh_margin = secs(60.0));
+    assert_eq!(
+        wxtoken::status(&app).unwrap()["reconfigured"],
+        serde_json::Value::Null
+    );
+
+    configure(&server, &id, |c| c.refresh_margin = secs(120.0));
+    let st = wxtoken::status(&app).unwrap();
+    assert_eq!(
+        st["reconfigured"]["changed"],
+        serde_json::json!(["refresh_margin_s"]),
+        "{st}"
+    );
+    assert!(st["reconfigured"]["at_ms"].as_u64().unwrap() > 0);
+
+    configure(&server, &id, |c| {
+        c.refresh_margin = secs(120.0);
+        c.secret = wxtoken::Secret::new("another-secret-value");
+    });
+    let st = wxtoken::status(&app).unwrap();
+    assert_eq!(
+        st["reconfigured"]["changed"],
+        serde_json::json!(["secret"]),
+        "{st}"
+    );
+    assert!(!st.to_string().contains("another-secret-value"));
+}
