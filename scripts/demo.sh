@@ -18,6 +18,12 @@ say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 need=()
 command -v php >/dev/null || need+=(php-cli)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v cargo >/dev/null || {
+  echo "demo: cargo is needed (Rust 1.83 or later, from https://rustup.rs; Debian's is too old)" >&2
+  exit 1
+}
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq

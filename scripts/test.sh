@@ -19,6 +19,13 @@ command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v faketime >/dev/null || need_pkgs+=(faketime)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v gcc >/dev/null || need_pkgs+=(gcc libc6-dev)
+command -v make >/dev/null || need_pkgs+=(make)
+python3 -c 'import ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
+command -v cargo >/dev/null || {
+  echo "cargo is needed (Rust 1.83 or later, from https://rustup.rs; Debian's is too old)" >&2
+  exit 1
+}
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then

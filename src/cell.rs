@@ -1,5 +1,5 @@
 //! A token cell: one app's token in this process, and the contract of
-//! DESIGN.md around it. Readers of a fresh token touch one atomic pointer;
+//! docs/design.md around it. Readers of a fresh token touch one atomic pointer;
 //! everything else (store reads, refreshes, waits) is the slow path.
 //!
 //! Two clocks: token expiry is wall time (`now`, shared with other
@@ -24,7 +24,7 @@ use crate::refresh::{Leader, Reason};
 use crate::stats::{Ceiling, Stats};
 use crate::store::Store;
 
-/// Stable mode may force a new token at most this often (wechat-api.md 2).
+/// Stable mode may force a new token at most this often (docs/wechat-api.md 2).
 pub(crate) const STABLE_FORCE_SPACING_MS: u64 = 30_000;
 
 /// A record with its refresh point worked out once, for the fast path.
@@ -122,7 +122,7 @@ impl TokenCell {
         mono_ms().saturating_add(self.cfg.wait.as_millis() as u64)
     }
 
-    /// A token the platform accepts now (DESIGN.md, `get`, steps 2 to 4).
+    /// A token the platform accepts now (docs/design.md, `get`, steps 2 to 4).
     pub(crate) fn get(self: &Arc<Self>) -> Result<Arc<str>> {
         if let Some(token) = Self::fresh_in(&self.current_guard()).cloned() {
             return Ok(token);

@@ -1,4 +1,4 @@
-//! Configuration: one set of option names for every binding (DESIGN.md,
+//! Configuration: one set of option names for every binding (docs/design.md,
 //! "Configuration"). Bindings hand options over as a JSON object (C, PHP) or
 //! as keyword arguments turned into one (Python); all are parsed here.
 

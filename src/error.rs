@@ -1,5 +1,5 @@
 //! Errors: one kind per way a token request can fail, each carrying the WeChat
-//! errcode and errmsg when the platform gave them (wechat-api.md section 6).
+//! errcode and errmsg when the platform gave them (docs/wechat-api.md section 6).
 //!
 //! Messages are built by wxtoken itself, never copied from a transport error:
 //! those quote the request URL, and the classic endpoint's URL holds the secret.
@@ -145,7 +145,7 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Maps a token endpoint's errcode to a kind (wechat-api.md section 6).
+/// Maps a token endpoint's errcode to a kind (docs/wechat-api.md section 6).
 /// Unknown codes count as upstream trouble: retried, never fatal.
 pub fn classify(errcode: i64) -> ErrorKind {
     match errcode {

@@ -12,7 +12,7 @@
 //! # Ok::<(), wxtoken::Error>(())
 //! ```
 //!
-//! Layers, each touching only the one below (DESIGN.md): the bindings
+//! Layers, each touching only the one below (docs/design.md): the bindings
 //! (`ffi`, `python`, the `wxtoken` binary) -> `registry` -> `cell` ->
 //! `store` -> `upstream`.
 

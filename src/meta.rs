@@ -1,4 +1,4 @@
-//! Shared failure state and the daily fetch budget (DESIGN.md, "Several
+//! Shared failure state and the daily fetch budget (docs/design.md, "Several
 //! hosts"): the second entry a store keeps per app, next to the record.
 //! Written only by the refresh lock's holder, fenced like records, so that
 //! N processes (and hosts) with a rejected secret make one upstream call per

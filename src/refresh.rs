@@ -1,4 +1,4 @@
-//! The refresh leader (DESIGN.md, "Refresh leader"): take the store's lock,
+//! The refresh leader (docs/design.md, "Refresh leader"): take the store's lock,
 //! re-read the record, adopt it if someone else refreshed meanwhile, else
 //! fetch and write. Whoever does not get the lock waits for the record.
 

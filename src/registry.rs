@@ -230,7 +230,7 @@ fn current(app: &str) -> Option<Arc<TokenCell>> {
 }
 
 /// A token the platform accepts now. A fresh one costs a map lookup and a
-/// pointer load; see DESIGN.md, "The contract".
+/// pointer load; see docs/design.md, "The contract".
 pub fn get(app: &str) -> Result<Token> {
     if let Some(fresh) = with_fresh_token(app, Arc::clone) {
         return Ok(Token(fresh));

@@ -1,4 +1,4 @@
-//! The upstream: the platform's token endpoints (wechat-api.md sections 1-3).
+//! The upstream: the platform's token endpoints (docs/wechat-api.md sections 1-3).
 //! One call, no retries: retry policy belongs to the refresh leader.
 
 mod agent;

@@ -1,6 +1,6 @@
 //! The Redis store (`redis://`, `rediss://`, `redis+sentinel://`): a fleet
 //! of hosts shares one record, one refresh lock and one fence counter per
-//! app (DESIGN.md, "Several hosts"). Each check-and-write is one Lua script
+//! app (docs/design.md, "Several hosts"). Each check-and-write is one Lua script
 //! (`scripts`); `target` says where to connect, `link` keeps the connection.
 //!
 //! Clocks: hosts' wall clocks disagree, Redis's is one clock for all. The
