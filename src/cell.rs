@@ -247,6 +247,10 @@ impl TokenCell {
     }
 
     pub(crate) fn status(&self) -> Value {
+        // What the store holds first: a process that just configured the
+        // app would otherwise show no token where another one stored it.
+        // A store error shows in "shared" (null) below.
+        let _ = self.adopt_from_store();
         let now = precise_now_ms();
         let token = match self.current.load_full() {
             Some(c) => json!({

@@ -22,6 +22,7 @@ mod config;
 mod error;
 pub mod ffi;
 mod fork;
+mod inspect;
 mod log;
 mod meta;
 pub mod mock;
@@ -44,6 +45,7 @@ pub use config::{
     TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };
 pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
+pub use inspect::inspect;
 pub use record::Record;
 pub use registry::{
     call, configure, configure_all, get, invalidate, status, unconfigure, with_fresh_token,

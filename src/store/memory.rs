@@ -72,6 +72,14 @@ impl Store for MemoryStore {
         Ok(self.records.lock().get(key).cloned())
     }
 
+    fn stored_keys(&self) -> Result<Vec<String>> {
+        let mut keys: Vec<String> = self.records.lock().keys().cloned().collect();
+        keys.extend(self.metas.lock().keys().cloned());
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
     fn save(&self, key: &str, record: &Record, lock: &dyn RefreshLock) -> Result<Record> {
         let record = Record {
             fence: lock.fence(),

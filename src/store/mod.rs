@@ -54,6 +54,10 @@ pub trait Store: Send + Sync {
     /// For status output (never a password or secret).
     fn describe(&self) -> String;
 
+    /// Every store key that holds a record or shared state, for tools that
+    /// show what a store holds (`wxtoken status --all`); sorted.
+    fn stored_keys(&self) -> Result<Vec<String>>;
+
     /// A warning about how this store is shared, for status (None: none).
     /// The default file store names other users' stores on the host: their
     /// processes refresh on their own (see README, "One store per host").

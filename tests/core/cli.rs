@@ -262,3 +262,68 @@ fn invalidate_reads_the_token_from_stdin_or_a_file() {
     assert_eq!(calls(&mock), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `status` needs no secret to show what the store holds; with a secret it
+/// shows this process's view, which starts from the store too.
+#[test]
+fn status_reads_the_store_without_a_secret() {
+    let id = appid("clistatus");
+    let mock = MockProcess::start(&id);
+    let dir = std::env::temp_dir().join(format!("wxtoken-clistatus-{}", std::process::id()));
+    let store = format!("file:{}", dir.display());
+    let base = ["--appid", &id, "--store", &store, "--api-base", &mock.url];
+    let token = stdout(&wxtoken(
+        &[&["token"], &base[..]].concat(),
+        &[("WXTOKEN_SECRET", SECRET)],
+    ));
+
+    let out = wxtoken(&["status", "--appid", &id, "--store", &store], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let apps: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let app = &apps.as_array().expect("an array")[0];
+    assert_eq!(apps.as_array().unwrap().len(), 1, "{apps}");
+    assert_eq!(
+        (app["appid"].as_str(), app["mode"].as_str()),
+        (Some(id.as_str()), Some("token"))
+    );
+    assert_eq!(app["token"]["present"], true);
+    assert_eq!(app["token"]["generation"], 1);
+    assert!(app["token"]["expires_in_ms"].as_u64().unwrap() > 7_000_000);
+    assert_eq!(app["shared"]["fetches_today"], 1);
+    assert!(
+        app["shared"]["last_fetch"]["pid"].as_u64().is_some(),
+        "{app}"
+    );
+    assert!(!stdout(&out).contains(&token) && !stdout(&out).contains(SECRET));
+
+    let out = wxtoken(&["status", "--all", "--table", "--store", &store], &[]);
+    let table = stdout(&out);
+    assert!(table.starts_with("APPID"), "{table}");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .expect("a row for the app");
+    assert!(row.contains(" mp ") && row.contains(" token "), "{row}");
+
+    // With the secret: this process's view, from the store, no fetch.
+    let out = wxtoken(
+        &[&["status"], &base[..]].concat(),
+        &[("WXTOKEN_SECRET", SECRET)],
+    );
+    let st: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(st["token"]["present"], true, "{st}");
+    assert_eq!(st["token"]["generation"], 1);
+
+    let out = wxtoken(&["status", "--store", &store], &[]);
+    assert_eq!(out.status.code(), Some(2), "no app named: {}", stderr(&out));
+    assert!(stderr(&out).contains("--all"));
+    let stats = ureq::get(&format!("{}/mock/stats", mock.url))
+        .call()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&stats.into_string().unwrap()).unwrap();
+    assert_eq!(
+        stats["token_calls"][&id]["token"], 1,
+        "status never fetched"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,7 +17,7 @@ const WRONG_PW: &str = "Wrong-Redis-Pw-Never-Shown";
 /// The store's user has only what README's "Several hosts" lists: its own
 /// keys, the script commands, and the commands the scripts call.
 const STORE_ACL: &str = "~wxtoken:* resetchannels -@all +evalsha +script|load \
-    +set +incr +get +del +type +hget +hmget +hset +pexpire +time";
+    +set +incr +get +del +type +hget +hmget +hset +pexpire +time +scan";
 
 fn acl_server() -> RedisServer {
     let pw_rule = format!(">{PW}");
@@ -58,6 +58,26 @@ fn the_password_never_shows_and_never_reaches_redis() {
         "{status}"
     );
     seen.push(status);
+    // Without the secret: what the store holds, every app (SCAN).
+    let out = cli(&server, &id, &url, &["status", "--all"])
+        .env_remove("WXTOKEN_SECRET")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let apps: serde_json::Value = serde_json::from_str(&listed)
+        .unwrap_or_else(|e| panic!("{e}: {listed} {}", String::from_utf8_lossy(&out.stderr)));
+    let mine = apps
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["appid"] == id.as_str());
+    assert_eq!(
+        mine.expect("the app is listed")["token"]["generation"],
+        1,
+        "{apps}"
+    );
+    assert!(!listed.contains(&token));
+    seen.push(listed);
     let out = cli(&server, &id, &wrong, &["token"])
         .env("WXTOKEN_LOG", "1")
         .output()

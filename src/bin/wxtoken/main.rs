@@ -68,9 +68,19 @@ enum Command {
         #[command(flatten)]
         app: AppArgs,
     },
-    /// Print the app's state as JSON
-    #[command(after_help = AFTER_HELP)]
-    Status(AppArgs),
+    /// Print the app's state as JSON; without a secret (or with --all),
+    /// what the store holds
+    #[command(after_help = STATUS_HELP)]
+    Status {
+        /// Every app in the store, read without any secret
+        #[arg(long)]
+        all: bool,
+        /// A table for people instead of JSON
+        #[arg(long)]
+        table: bool,
+        #[command(flatten)]
+        app: AppArgs,
+    },
     /// The central control server: apps and clients from one file (docs/serve.md)
     Serve(serve::ServeArgs),
     /// Run the offline WeChat simulator (see: wxtoken mock --help)
@@ -159,29 +169,22 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Token(app)) => ("token", app, None),
-        Some(Command::Status(app)) => ("status", app, None),
+        Some(Command::Status { all, table, app }) => {
+            if all || !has_secret(&app) {
+                return report(store_view(&app, all, table));
+            }
+            ("status", app, None)
+        }
         Some(Command::Invalidate {
             token,
             token_file,
             app,
         }) => match token_file.map(|p| read_token_file(&p)).transpose() {
             Ok(from_file) => ("invalidate", app, from_file.or(token)),
-            Err(err) => {
-                eprintln!("wxtoken: {err} [{}]", err.kind().as_str());
-                return ExitCode::from(2);
-            }
+            Err(err) => return report(Err(err)),
         },
     };
-    match run(cmd, app, bad_token) {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("wxtoken: {err} [{}]", err.kind().as_str());
-            ExitCode::from(exit_code(err.kind()))
-        }
-    }
+    report(run(cmd, app, bad_token))
 }
 
 /// clap's help and version as clap prints them; its errors reworded so that
@@ -267,6 +270,122 @@ fn run(cmd: &str, app: AppArgs, bad_token: Option<String>) -> Result<String, Err
         }
         _ => wxtoken::status(&name).map(|s| serde_json::to_string_pretty(&s).unwrap_or_default()),
     }
+}
+
+const STATUS_HELP: &str = "\
+With a secret (WXTOKEN_SECRET, WXTOKEN_SECRET_FILE or --secret-file), status
+is this process's view of the app: its settings, the token's timing, the
+last error, counters. Without one, or with --all, it is what the store
+holds, which needs no secret: per app, the generation, expiry, the next
+refresh (at the default 300 s margin), when and by whom (host, pid) the
+token was fetched, fetches today and a shared cool-down. Never a token.
+
+The store options (--store, --key-prefix, --redis-ca-file) fall back to
+WXTOKEN_STORE, WXTOKEN_KEY_PREFIX and WXTOKEN_REDIS_CA_FILE.";
+
+fn has_secret(app: &AppArgs) -> bool {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    app.secret_file.is_some() || set("WXTOKEN_SECRET") || set("WXTOKEN_SECRET_FILE")
+}
+
+/// Prints the outcome as main does for the other commands.
+fn report(outcome: Result<String, Error>) -> ExitCode {
+    match outcome {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("wxtoken: {err} [{}]", err.kind().as_str());
+            ExitCode::from(exit_code(err.kind()))
+        }
+    }
+}
+
+/// What the store holds: every app, or the one --appid names (all of its
+/// platforms and modes unless given), as JSON or a table.
+fn store_view(app: &AppArgs, all: bool, table: bool) -> Result<String, Error> {
+    let mut apps = wxtoken::inspect(&options(app))?;
+    if !all {
+        let appid = app
+            .appid
+            .clone()
+            .or_else(|| std::env::var("WXTOKEN_APPID").ok())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    "status without a secret shows what the store holds: give --appid, or --all",
+                )
+            })?;
+        let matches = |v: &Value, field: &str, want: &Option<String>| {
+            want.as_ref().is_none_or(|w| v[field] == w.as_str())
+        };
+        apps.retain(|v| {
+            v["appid"] == appid.as_str()
+                && matches(v, "platform", &app.platform)
+                && matches(v, "mode", &app.mode)
+        });
+    }
+    if table {
+        return Ok(store_table(&apps));
+    }
+    Ok(serde_json::to_string_pretty(&apps).unwrap_or_default())
+}
+
+fn store_table(apps: &[Value]) -> String {
+    let secs = |v: &Value| {
+        v.as_u64()
+            .map_or("-".to_string(), |ms| format!("{}s", ms / 1000))
+    };
+    let mut rows = vec![[
+        "APPID",
+        "PLATFORM",
+        "MODE",
+        "GEN",
+        "EXPIRES IN",
+        "REFRESH IN",
+        "FETCHED BY",
+        "TODAY",
+        "COOL-DOWN",
+    ]
+    .map(String::from)];
+    for a in apps {
+        let (t, s) = (&a["token"], &a["shared"]);
+        let by = &s["last_fetch"];
+        rows.push([
+            a["appid"].as_str().unwrap_or("?").to_string(),
+            a["platform"].as_str().unwrap_or("?").to_string(),
+            a["mode"].as_str().unwrap_or("?").to_string(),
+            t["generation"]
+                .as_u64()
+                .map_or("-".into(), |g| g.to_string()),
+            secs(&t["expires_in_ms"]),
+            secs(&t["refresh_in_ms_at_default_margin"]),
+            match (by["host"].as_str(), by["pid"].as_u64()) {
+                (Some(h), Some(p)) => format!("{h}:{p}"),
+                _ => "-".into(),
+            },
+            s["fetches_today"]
+                .as_u64()
+                .map_or("-".into(), |n| n.to_string()),
+            s["cooldown"]["kind"].as_str().unwrap_or("-").to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.pop();
+    out
 }
 
 /// The refused token from a file or stdin ("-"): at most 64 KiB, without

@@ -321,6 +321,26 @@ impl Store for FileStore {
         format!("file:{}", self.dir.path().display())
     }
 
+    fn stored_keys(&self) -> Result<Vec<String>> {
+        // Names only: each record is then read through the verified
+        // directory, as any load is.
+        let path = self.dir.path();
+        let entries =
+            std::fs::read_dir(&path).map_err(|e| dir::io_err(&path, "cannot list", &e))?;
+        let mut keys: Vec<String> = entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                let key = name
+                    .strip_suffix(".json")
+                    .or_else(|| name.strip_suffix(".meta"))?;
+                Some(key.to_string())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
     fn notice(&self) -> Option<String> {
         let base = self.default_base.as_deref()?;
         neighbours::notice(base, dir::euid())

@@ -135,6 +135,29 @@ impl Drop for RedisLock {
 }
 
 impl Store for RedisStore {
+    fn stored_keys(&self) -> Result<Vec<String>> {
+        // SCAN, never KEYS: a large Redis must not stall for a listing.
+        let pattern = format!("{}:{{*}}:*", self.prefix);
+        let names: Vec<String> = self.link.run("list the keys", |c| {
+            let mut out = Vec::new();
+            for name in redis::Commands::scan_match::<_, String>(c, &pattern)? {
+                out.push(name);
+            }
+            Ok(out)
+        })?;
+        let mut keys: Vec<String> = names
+            .iter()
+            .filter_map(|n| {
+                let rest = n.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
+                let (key, kind) = rest.split_once("}:")?;
+                matches!(kind, "rec" | "meta").then(|| key.to_string())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
     fn load(&self, key: &str) -> Result<Option<Record>> {
         let keys = self.keys(key);
         let reply: Reply = self.link.run("read the record", |c| {
