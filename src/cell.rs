@@ -6,11 +6,12 @@
 //! processes); deadlines and cool-downs are monotonic (`mono`).
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use once_cell::sync::OnceCell;
 use serde_json::{json, Value};
 
 use crate::clock::{mono_ms, now_ms, precise_now_ms};
@@ -20,9 +21,10 @@ use crate::fork::{self, Mutex};
 use crate::log;
 use crate::policy;
 use crate::record::Record;
-use crate::refresh::{Leader, Reason};
+use crate::refresh::{Leader, Reason, Source, TokenSource};
 use crate::stats::{Ceiling, Stats};
 use crate::store::Store;
+use crate::ticket::TicketKind;
 
 /// Stable mode may force a new token at most this often (docs/wechat-api.md 2).
 pub(crate) const STABLE_FORCE_SPACING_MS: u64 = 30_000;
@@ -74,6 +76,10 @@ pub(crate) struct TokenCell {
     current: ArcSwapOption<Cached>,
     flight: Mutex<Flight>,
     stats: Stats,
+    /// The app's access token, or a ticket fetched with it.
+    source: Source,
+    /// A token cell's tickets, made on first use (by [`TokenCell::ticket`]).
+    tickets: [OnceCell<Arc<TokenCell>>; 3],
     /// Set when this cell replaced another configuration of the name: when,
     /// and which settings changed. One name is one configuration for the
     /// whole process; a second, different one replaces it for every
@@ -92,8 +98,82 @@ impl TokenCell {
             current: ArcSwapOption::empty(),
             flight: Mutex::default(),
             stats: Stats::new(ceiling),
+            source: Source::Token,
+            tickets: Default::default(),
             replaced: None,
         })
+    }
+
+    /// The app's ticket of `kind`: its own cell, record and refresh, fetched
+    /// with this cell's token. Made once per kind, on first use; a
+    /// re-configured app gets new ticket cells with its new token cell.
+    pub(crate) fn ticket(self: &Arc<Self>, kind: TicketKind) -> Result<Arc<TokenCell>> {
+        if !matches!(self.source, Source::Token) {
+            return Err(Error::invalid("a ticket has no tickets"));
+        }
+        kind.endpoint(self.cfg.platform)?;
+        let slot = &self.tickets[kind.index()];
+        if let Some(cell) = slot.get() {
+            return Ok(cell.clone());
+        }
+        // No fork while the slot is being filled: a child would find it
+        // half-made and wait for it forever.
+        let _section = fork::section();
+        Ok(slot
+            .get_or_init(|| {
+                let mut cfg = self.cfg.clone();
+                cfg.name = format!("{} ({} ticket)", self.cfg.name, kind);
+                // Tickets are never forced nor verified: stable mode's rules
+                // are the token's.
+                cfg.mode = Mode::Token;
+                Arc::new(TokenCell {
+                    key: format!("{}-ticket-{}", self.key, kind),
+                    cfg,
+                    store: self.store.clone(),
+                    current: ArcSwapOption::empty(),
+                    flight: Mutex::default(),
+                    stats: Stats::new(Arc::default()),
+                    source: Source::Ticket {
+                        kind,
+                        token: Arc::new(ParentToken(Arc::downgrade(self))),
+                    },
+                    tickets: Default::default(),
+                    replaced: None,
+                })
+            })
+            .clone())
+    }
+
+    /// Each ticket in use: its timing (never the ticket), refresh state and
+    /// counters; null for a ticket cell.
+    fn tickets_status(&self) -> Value {
+        if !matches!(self.source, Source::Token) {
+            return Value::Null;
+        }
+        let mut all = serde_json::Map::new();
+        for (kind, cell) in TicketKind::ALL.iter().zip(&self.tickets) {
+            if let Some(t) = cell.get() {
+                let mut st = t.status();
+                let keep = [
+                    "token",
+                    "refreshing",
+                    "cooldown_ms",
+                    "last_error",
+                    "shared",
+                    "stats",
+                ];
+                if let Some(m) = st.as_object_mut() {
+                    m.retain(|k, _| keep.contains(&k.as_str()));
+                }
+                all.insert(kind.as_str().into(), st);
+            }
+        }
+        Value::Object(all)
+    }
+
+    /// The tickets in use, for the background refresher.
+    pub(crate) fn tickets_in_use(&self) -> impl Iterator<Item = Arc<TokenCell>> + '_ {
+        self.tickets.iter().filter_map(|t| t.get().cloned())
     }
 
     /// A cell for `cfg` that replaces `old`'s configuration of the name.
@@ -283,6 +363,7 @@ impl TokenCell {
             "api_base": self.cfg.api_base,
             "store": self.store.describe(),
             "store_notice": self.store.notice(),
+            "tickets": self.tickets_status(),
             "reconfigured": self.replaced.as_ref().map(|(at, changed)| json!({"at_ms": at, "changed": changed})),
             "refresh_margin_s": self.cfg.refresh_margin.as_secs(),
             "token": token,
@@ -417,6 +498,7 @@ impl TokenCell {
         };
         let leader = Leader {
             cfg: &self.cfg,
+            source: &self.source,
             store: &*self.store,
             key: &self.key,
             stats: &self.stats,
@@ -541,6 +623,30 @@ impl TokenCell {
                 format!("no valid token within wait_ms ({waited} ms); a refresh is still running"),
             ),
         }
+    }
+}
+
+/// A ticket's way to its app's token. Weak: the token cell owns its
+/// tickets; a ticket outliving a re-configure finds no token.
+struct ParentToken(Weak<TokenCell>);
+
+impl ParentToken {
+    fn cell(&self) -> Result<Arc<TokenCell>> {
+        self.0.upgrade().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotConfigured,
+                "the app was configured again: ask for the ticket again",
+            )
+        })
+    }
+}
+
+impl TokenSource for ParentToken {
+    fn get(&self) -> Result<Arc<str>> {
+        self.cell()?.get()
+    }
+    fn invalidate(&self, bad: &str) -> Result<Arc<str>> {
+        self.cell()?.invalidate(bad)
     }
 }
 

@@ -114,6 +114,15 @@ impl Error {
         }
     }
 
+    /// The platform's errcode under a kind of wxtoken's choosing.
+    pub(crate) fn with_errcode(kind: ErrorKind, errcode: i64, errmsg: impl Into<String>) -> Self {
+        Error {
+            kind,
+            errcode,
+            errmsg: errmsg.into(),
+        }
+    }
+
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidArgument, msg)
     }

@@ -35,6 +35,7 @@ mod refresher;
 mod registry;
 mod stats;
 pub mod store;
+mod ticket;
 mod token;
 mod upstream;
 
@@ -48,9 +49,10 @@ pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TO
 pub use inspect::inspect;
 pub use record::Record;
 pub use registry::{
-    call, configure, configure_all, get, invalidate, status, unconfigure, with_fresh_token,
-    with_token, Attempt,
+    call, configure, configure_all, get, get_ticket, invalidate, invalidate_ticket,
+    jssdk_agent_config, jssdk_config, status, unconfigure, with_fresh_token, with_token, Attempt,
 };
+pub use ticket::{jssdk_signature, JssdkConfig, TicketKind};
 pub use token::Token;
 
 /// The crate version, as the bindings report it.

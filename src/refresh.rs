@@ -10,13 +10,14 @@ use crate::cell::STABLE_FORCE_SPACING_MS;
 use crate::clock::{mono_ms, now_ms, precise_now_ms};
 use crate::config::Config;
 use crate::config::Mode;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{is_bad_token_errcode, Error, ErrorKind, Result};
 use crate::log;
 use crate::meta::{self, LastFetch, Meta, SharedCooldown};
 use crate::policy;
 use crate::record::Record;
 use crate::stats::Stats;
 use crate::store::{RefreshLock, Store};
+use crate::ticket::TicketKind;
 use crate::upstream::{self, Fetched};
 
 /// Fetches of the daily budget that reports may not spend (at most).
@@ -80,8 +81,25 @@ fn fetched_at(sent_at: u64, held: Option<&Record>) -> u64 {
     held.map_or(sent_at, |h| sent_at.max(h.fetched_at_ms.saturating_add(1)))
 }
 
+/// What a cell holds: the app's access token, or a ticket fetched with it.
+pub(crate) enum Source {
+    Token,
+    Ticket {
+        kind: TicketKind,
+        token: Arc<dyn TokenSource>,
+    },
+}
+
+/// The app's access token, as a ticket's refresh uses it (the token cell,
+/// seen from the layer below it).
+pub(crate) trait TokenSource: Send + Sync {
+    fn get(&self) -> Result<Arc<str>>;
+    fn invalidate(&self, bad: &str) -> Result<Arc<str>>;
+}
+
 pub(crate) struct Leader<'a> {
     pub cfg: &'a Config,
+    pub source: &'a Source,
     pub store: &'a dyn Store,
     pub key: &'a str,
     pub stats: &'a Stats,
@@ -346,6 +364,43 @@ impl Leader<'_> {
         })
     }
 
+    /// One upstream fetch of what this cell holds. A ticket refused for a
+    /// bad token reports that token (compare-and-invalidate: one token
+    /// refresh however many ticket fetches meet it) and is fetched once
+    /// more with the token that comes back.
+    fn fetch_once(&self, force: bool) -> Result<Fetched> {
+        let (kind, token) = match self.source {
+            Source::Token => return upstream::fetch(self.cfg, force),
+            Source::Ticket { kind, token } => (*kind, token),
+        };
+        let used = token.get()?;
+        match upstream::fetch_ticket(self.cfg, kind, &used) {
+            Err(err) if is_bad_token_errcode(err.errcode()) => {
+                log::info(format_args!(
+                    "{}: the token was refused ({err}); reporting it",
+                    self.cfg.name
+                ));
+                let fresh = token.invalidate(&used)?;
+                // Refused again, with the token the report brought: not
+                // retried (each retry would refresh the token once more).
+                upstream::fetch_ticket(self.cfg, kind, &fresh).map_err(|e| {
+                    if !is_bad_token_errcode(e.errcode()) {
+                        return e;
+                    }
+                    Error::with_errcode(
+                        ErrorKind::CredentialsRejected,
+                        e.errcode(),
+                        format!(
+                            "the ticket endpoint refused a freshly fetched token too: {}",
+                            e.errmsg()
+                        ),
+                    )
+                })
+            }
+            other => other,
+        }
+    }
+
     /// The token fetched, and the wall-clock ms (precise) at which the
     /// successful request was about to be sent.
     fn fetch_with_backoff(&self, force: bool, deadline: u64) -> Result<(Fetched, u64)> {
@@ -354,7 +409,7 @@ impl Leader<'_> {
             attempt += 1;
             self.stats.admit_fetch(&self.cfg.name)?;
             let sent_at = precise_now_ms();
-            let err = match upstream::fetch(self.cfg, force) {
+            let err = match self.fetch_once(force) {
                 Ok(fetched) => {
                     self.stats.fetch_succeeded();
                     return Ok((fetched, sent_at));

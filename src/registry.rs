@@ -29,6 +29,7 @@ use crate::fork;
 use crate::refresher;
 use crate::stats::Ceiling;
 use crate::store;
+use crate::ticket::{jssdk_signature, JssdkConfig, TicketKind};
 use crate::token::Token;
 
 /// One app name, for the life of the process.
@@ -279,6 +280,53 @@ pub fn status(app: &str) -> Result<Value> {
     Ok(cell(app)?.status())
 }
 
+/// The app's ticket of `kind` (jsapi, wx_card, agent_config), with the
+/// token's contract: a fresh one from memory, one fetch for all the
+/// processes sharing the store, fetched with the app's token (a ticket
+/// fetch refused for a bad token refreshes the token once, then fetches
+/// again).
+pub fn get_ticket(app: &str, kind: TicketKind) -> Result<Token> {
+    cell(app)?.ticket(kind)?.get().map(Token)
+}
+
+/// Reports `bad_ticket` as refused (a page's `wx.config` failed with an
+/// invalid signature though it was signed right): one refetch if it is
+/// still current, else the current ticket with no upstream call.
+pub fn invalidate_ticket(app: &str, kind: TicketKind, bad_ticket: &str) -> Result<Token> {
+    if bad_ticket.is_empty() {
+        return Err(Error::invalid("bad_ticket is empty"));
+    }
+    cell(app)?.ticket(kind)?.invalidate(bad_ticket).map(Token)
+}
+
+/// What a page at `url` passes to `wx.config`: the app's id, the time, a
+/// fresh nonce and the signature with the app's jsapi_ticket.
+pub fn jssdk_config(app: &str, url: &str) -> Result<JssdkConfig> {
+    signed_config(app, url, TicketKind::Jsapi)
+}
+
+/// WeCom: what a page passes to `wx.agentConfig` (add the agentid): signed
+/// with the application's agent_config ticket.
+pub fn jssdk_agent_config(app: &str, url: &str) -> Result<JssdkConfig> {
+    signed_config(app, url, TicketKind::AgentConfig)
+}
+
+fn signed_config(app: &str, url: &str, kind: TicketKind) -> Result<JssdkConfig> {
+    if url.is_empty() {
+        return Err(Error::invalid("url is empty: give the page's URL"));
+    }
+    let cell = cell(app)?;
+    let ticket = cell.ticket(kind)?.get()?;
+    let timestamp = crate::clock::now_ms() / 1000;
+    let nonce_str = crate::ticket::nonce()?;
+    Ok(JssdkConfig {
+        app_id: cell.cfg.appid.clone(),
+        signature: jssdk_signature(&ticket, &nonce_str, timestamp, url),
+        timestamp,
+        nonce_str,
+    })
+}
+
 /// What a business call reported, for [`call`].
 pub enum Attempt<T> {
     /// Done: whatever the result, it is not about the token.
@@ -307,6 +355,10 @@ pub(crate) fn cells() -> Vec<Arc<TokenCell>> {
         .into_iter()
         .flat_map(Table::entries)
         .filter_map(|e| e.cell.load_full())
+        .flat_map(|c| {
+            let tickets: Vec<_> = c.tickets_in_use().collect();
+            std::iter::once(c).chain(tickets)
+        })
         .collect()
 }
 

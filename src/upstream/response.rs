@@ -32,13 +32,37 @@ impl std::fmt::Debug for Fetched {
     }
 }
 
-pub(super) fn parse(resp: ureq::Response, secret: &str, timeout: Duration) -> Result<Fetched> {
+/// What an endpoint answers: the credential's field and the endpoint's
+/// name in messages.
+#[derive(Clone, Copy)]
+pub(super) struct Answer {
+    pub field: &'static str,
+    pub endpoint: &'static str,
+}
+
+pub(super) const TOKEN: Answer = Answer {
+    field: "access_token",
+    endpoint: "token endpoint",
+};
+pub(super) const TICKET: Answer = Answer {
+    field: "ticket",
+    endpoint: "ticket endpoint",
+};
+
+/// `secret` is what the request carried that the answer must not echo
+/// (the app secret; for a ticket, the access token).
+pub(super) fn parse(
+    resp: ureq::Response,
+    secret: &str,
+    timeout: Duration,
+    answer: Answer,
+) -> Result<Fetched> {
     let mut body = Vec::new();
     resp.into_reader()
         .take(MAX_BODY)
         .read_to_end(&mut body)
         .map_err(|e| read_error(e.kind(), timeout))?;
-    parse_body(&body, secret)
+    parse_answer(&body, secret, answer)
 }
 
 /// A body that stops coming within `timeout_ms` is a timeout (ureq's
@@ -54,11 +78,17 @@ fn read_error(kind: std::io::ErrorKind, timeout: Duration) -> Error {
 }
 
 /// `secret` is what the request carried: the platform's errmsg could echo it.
+#[cfg(test)]
 pub(super) fn parse_body(body: &[u8], secret: &str) -> Result<Fetched> {
+    parse_answer(body, secret, TOKEN)
+}
+
+fn parse_answer(body: &[u8], secret: &str, answer: Answer) -> Result<Fetched> {
+    let Answer { field, endpoint } = answer;
     let v: Value = serde_json::from_slice(body).map_err(|_| {
         Error::new(
             ErrorKind::BadResponse,
-            "token endpoint answered a body that is not JSON",
+            format!("{endpoint} answered a body that is not JSON"),
         )
     })?;
     let errcode = v.get("errcode").and_then(Value::as_i64).unwrap_or(0);
@@ -69,12 +99,12 @@ pub(super) fn parse_body(body: &[u8], secret: &str) -> Result<Fetched> {
             printable(&redact::redact(errmsg, secret)),
         ));
     }
-    let token = v.get("access_token").and_then(Value::as_str).unwrap_or("");
+    let token = v.get(field).and_then(Value::as_str).unwrap_or("");
     let expires_in = v.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
     if token.is_empty() || expires_in == 0 {
         return Err(Error::new(
             ErrorKind::BadResponse,
-            "token endpoint answered JSON without access_token and expires_in",
+            format!("{endpoint} answered JSON without {field} and expires_in"),
         ));
     }
     // A token travels in URLs, headers and C strings: NUL, newlines, spaces
@@ -82,16 +112,18 @@ pub(super) fn parse_body(body: &[u8], secret: &str) -> Result<Fetched> {
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::new(
             ErrorKind::BadResponse,
-            "token endpoint answered an access_token with characters other than \
-             printable ASCII (NUL, newline, space...)",
+            format!(
+                "{endpoint} answered {field} with characters other than \
+                 printable ASCII (NUL, newline, space...)"
+            ),
         ));
     }
     if expires_in > MAX_EXPIRES_IN_S {
         return Err(Error::new(
             ErrorKind::BadResponse,
             format!(
-                "token endpoint answered expires_in {expires_in} s, over a day \
-                 (the platform's tokens live 7200 s)"
+                "{endpoint} answered expires_in {expires_in} s, over a day \
+                 (the platform's credentials live 7200 s)"
             ),
         ));
     }
