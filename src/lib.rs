@@ -24,7 +24,6 @@ pub mod ffi;
 mod fork;
 mod log;
 mod meta;
-pub mod mock;
 mod policy;
 #[cfg(feature = "python")]
 mod python;

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use wxtoken::ffi::{self, wxtoken_status as S};
-use wxtoken::mock::{Fault, MockApp, MockConfig, MockServer};
 use wxtoken::{Config, ErrorKind};
+use wxtoken_mock::{Fault, MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

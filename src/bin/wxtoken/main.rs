@@ -140,7 +140,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Mock { args }) => {
-            return ExitCode::from(wxtoken::mock::run_cli(&args).clamp(0, 255) as u8)
+            return ExitCode::from(wxtoken_mock::run_cli(&args).clamp(0, 255) as u8)
         }
         Some(Command::Serve(args)) => {
             return match serve::run(&args) {

@@ -3,7 +3,7 @@
 //! can live through refresh cycles, quota exhaustion and failures in seconds, offline.
 //!
 //! ```no_run
-//! use wxtoken::mock::{Fault, MockConfig, MockServer};
+//! use wxtoken_mock::{Fault, MockConfig, MockServer};
 //! let srv = MockServer::start(MockConfig { lifetime_s: 5, overlap_s: 2, ..Default::default() })?;
 //! let base = srv.base_url(); // point the client's api_base here
 //! srv.set_fault(Fault::Busy, Some(1)); // the next token call gets errcode -1

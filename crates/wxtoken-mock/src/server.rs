@@ -313,7 +313,7 @@ fn finish(mut stream: TcpStream, resp: &http::Response) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::MockApp;
+    use crate::MockApp;
     use serde_json::json;
     use std::io::Write;
 
