@@ -1,42 +1,38 @@
-//! The listening side: one thread per connection, a clean shutdown that also ends hanging
-//! and slow requests, and the `MockServer` handle tests hold.
+//! The listening side: hyper's HTTP/1.1 on a tokio runtime of the server's
+//! own thread, and the `MockServer` handle tests hold. Shutting down drops
+//! the runtime and with it every connection, hanging and slow ones too.
 
 use super::config::MockConfig;
 use super::fault::{Fault, FaultSlot};
-use super::http::{self, ReadError};
+use super::http::{self, HttpResponse, MAX_REQUEST};
 use super::routes::{self, Route};
 use super::state::State;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::io::{self, ErrorKind, Read};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 
-/// A silent client cannot pin a thread longer than this.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often waiting faults look at the shutdown flag and the client.
-const SLICE: Duration = Duration::from_millis(20);
+/// A client must send a request's head within this long, and an idle
+/// keep-alive connection is closed after it.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Open connections, so shutdown can unblock their reads and wait for their threads.
-#[derive(Default)]
-struct Conns {
-    next_id: u64,
-    open: HashMap<u64, TcpStream>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-/// What every connection thread shares.
+/// What every connection shares.
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) fault: Mutex<FaultSlot>,
     requests: AtomicU64,
-    stop: AtomicBool,
     epoch: Instant,
-    conns: Mutex<Conns>,
 }
 
 impl Shared {
@@ -45,19 +41,13 @@ impl Shared {
             state: Mutex::new(State::new(cfg)),
             fault: Mutex::new(FaultSlot::default()),
             requests: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
             epoch: Instant::now(),
-            conns: Mutex::new(Conns::default()),
         }
     }
 
     /// The simulator's clock: milliseconds since start.
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
-    }
-
-    fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
     }
 
     /// Takes the fault for one token request, counting it when one is served.
@@ -80,53 +70,53 @@ impl Shared {
         self.state.lock().reset_stats();
         self.requests.store(0, Ordering::Relaxed);
     }
-
-    /// Waits up to `d` (forever for `Duration::MAX`) while watching the client: returns
-    /// false if the server is stopping or the client has gone, so a fault never outlives them.
-    fn wait(&self, stream: &mut TcpStream, d: Duration) -> bool {
-        let deadline = Instant::now().checked_add(d);
-        let mut scratch = [0u8; 512];
-        loop {
-            if self.stopping() {
-                return false;
-            }
-            let left = deadline.map_or(SLICE, |t| t.saturating_duration_since(Instant::now()));
-            if left.is_zero() {
-                return true;
-            }
-            let _ = stream.set_read_timeout(Some(left.min(SLICE)));
-            match stream.read(&mut scratch) {
-                Ok(0) => return false,
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return false,
-            }
-        }
-    }
 }
 
 /// A running simulator. Dropping it shuts it down.
 pub struct MockServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    accept: Option<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl MockServer {
-    /// Binds `cfg.listen` and starts serving in background threads.
+    /// Binds `cfg.listen` and starts serving on a thread of its own; returns
+    /// once the socket listens.
     pub fn start(cfg: MockConfig) -> io::Result<MockServer> {
-        let listener = TcpListener::bind(cfg.listen)?;
+        let listener = std::net::TcpListener::bind(cfg.listen)?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        // One thread is plenty for a simulator, and a test process may run many.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let listener = {
+            let _context = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
         let shared = Arc::new(Shared::new(&cfg));
+        let (stop, stopped) = oneshot::channel::<()>();
         let for_thread = shared.clone();
-        let accept = thread::Builder::new()
-            .name("wxtoken-mock-accept".into())
-            .spawn(move || accept_loop(&for_thread, listener))?;
+        let thread = thread::Builder::new()
+            .name("wxtoken-mock".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = accept_loop(listener, for_thread) => {}
+                        _ = stopped => {}
+                    }
+                });
+                // Every connection's task is dropped with the runtime: each
+                // connection closes, whatever it was waiting for.
+                drop(runtime);
+            })?;
         Ok(MockServer {
             shared,
             addr,
-            accept: Some(accept),
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
@@ -168,31 +158,19 @@ impl MockServer {
         self.shared.state.lock().new_day();
     }
 
-    /// Stops accepting, ends every open connection and waits for all threads.
+    /// Stops listening, closes every open connection and waits for the server's thread.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
-        let Some(accept) = self.accept.take() else {
+        let Some(thread) = self.thread.take() else {
             return;
         };
-        self.shared.stop.store(true, Ordering::SeqCst);
-        // accept() has no timeout: a connection of our own wakes it to see the flag.
-        if TcpStream::connect_timeout(&reachable(self.addr), Duration::from_secs(1)).is_ok() {
-            let _ = accept.join();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        let (open, threads) = {
-            let mut conns = self.shared.conns.lock();
-            let open: Vec<TcpStream> = conns.open.drain().map(|(_, s)| s).collect();
-            (open, std::mem::take(&mut conns.threads))
-        };
-        for stream in open {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        for t in threads {
-            let _ = t.join();
-        }
+        let _ = thread.join();
     }
 }
 
@@ -212,102 +190,79 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
-fn accept_loop(shared: &Arc<Shared>, listener: TcpListener) {
-    for conn in listener.incoming() {
-        if shared.stopping() {
-            return;
-        }
-        match conn {
-            Ok(stream) => spawn_conn(shared, stream),
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(connection(stream, peer.ip(), shared.clone()));
+            }
             // Out of descriptors and the like: back off instead of spinning.
-            Err(_) => thread::sleep(Duration::from_millis(10)),
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
 }
 
-fn spawn_conn(shared: &Arc<Shared>, stream: TcpStream) {
-    let Ok(peer) = stream.peer_addr() else {
-        return;
-    };
-    let mut conns = shared.conns.lock();
-    let id = conns.next_id;
-    conns.next_id += 1;
-    if let Ok(clone) = stream.try_clone() {
-        conns.open.insert(id, clone);
-    }
-    let for_thread = shared.clone();
-    let spawned = thread::Builder::new()
-        .name("wxtoken-mock-conn".into())
-        .spawn(move || {
-            serve(&for_thread, stream, peer.ip());
-            for_thread.conns.lock().open.remove(&id);
-        });
-    match spawned {
-        Ok(handle) => {
-            conns.threads.retain(|t| !t.is_finished());
-            conns.threads.push(handle);
-        }
-        Err(_) => {
-            conns.open.remove(&id);
-        }
-    }
-}
-
-/// Serves one request on one connection, then closes it.
-fn serve(shared: &Shared, mut stream: TcpStream, peer: IpAddr) {
-    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
+/// Serves one connection, keep-alive, until the client closes it, a head
+/// takes too long, or the server stops.
+async fn connection(stream: TcpStream, peer: IpAddr, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let req = match http::read_request(&mut stream, peer) {
+    let service = service_fn(move |req| answer(shared.clone(), peer, req));
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true)
+        // A head past MAX_REQUEST gets 431; the buffer has room to see it.
+        .max_header_size(MAX_REQUEST)
+        .max_buf_size(2 * MAX_REQUEST)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// The service's error: hyper closes the connection without an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by the drop fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Answers one request, or applies the armed fault to it. While a fault
+/// waits, hyper watches the connection: when the client leaves, this future
+/// is dropped, so a fault never outlives its client.
+async fn answer(
+    shared: Arc<Shared>,
+    peer: IpAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<HttpResponse, Dropped> {
+    let req = match http::read_request(req, peer).await {
         Ok(req) => req,
-        Err(ReadError::Closed) => return,
-        Err(e) => return finish(stream, &routes::bad_request(&e)),
+        Err(e) => return Ok(routes::bad_request(&e).into_http()),
     };
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let route = Route::of(&req.path);
     let mut fault = Fault::None;
     if let Some(ep) = route.endpoint() {
-        routes::count_token_call(shared, &req, ep);
+        routes::count_token_call(&shared, &req, ep);
         fault = shared.take_fault();
     }
     match fault {
-        Fault::Drop => return,
-        Fault::Hang => {
-            shared.wait(&mut stream, Duration::MAX);
-            return;
-        }
-        Fault::Slow(d) if !shared.wait(&mut stream, d) => return,
+        Fault::Drop => return Err(Dropped),
+        Fault::Hang => return std::future::pending().await,
+        Fault::Slow(d) => tokio::time::sleep(d).await,
         _ => {}
     }
     if let Some(canned) = fault.canned() {
-        return finish(stream, &canned);
+        return Ok(canned.into_http());
     }
-    let resp = routes::handle(shared, &req, route);
-    if let Fault::Dribble(gap) = fault {
-        return dribble(shared, stream, &resp, gap);
-    }
-    finish(stream, &resp);
-}
-
-/// Sends the head at once, then the body one byte per `gap`, for as long as
-/// the client stays and the server runs.
-fn dribble(shared: &Shared, mut stream: TcpStream, resp: &http::Response, gap: Duration) {
-    use std::io::Write;
-    if stream.write_all(resp.head().as_bytes()).is_err() {
-        return;
-    }
-    for byte in &resp.body {
-        if !shared.wait(&mut stream, gap) || stream.write_all(&[*byte]).is_err() {
-            return;
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Write);
-}
-
-/// Writes the answer and closes our side, so the client sees the end of the body at once.
-fn finish(mut stream: TcpStream, resp: &http::Response) {
-    let _ = resp.write_to(&mut stream);
-    let _ = stream.shutdown(Shutdown::Write);
+    let resp = routes::handle(&shared, &req, route);
+    Ok(match fault {
+        Fault::Dribble(gap) => resp.dribbled(gap),
+        _ => resp.into_http(),
+    })
 }
 
 #[cfg(test)]
@@ -315,7 +270,8 @@ mod tests {
     use super::*;
     use crate::MockApp;
     use serde_json::json;
-    use std::io::Write;
+    use std::io::{Read, Write};
+    use std::net::TcpStream as StdStream;
 
     fn server() -> MockServer {
         let cfg = MockConfig {
@@ -326,10 +282,16 @@ mod tests {
         MockServer::start(cfg).unwrap()
     }
 
-    /// Sends a raw request; returns (status, body), or None if the server closed silently.
-    fn raw(srv: &MockServer, request: &str) -> Option<(u16, String)> {
-        let mut s = TcpStream::connect(srv.addr()).unwrap();
+    fn connect(srv: &MockServer) -> StdStream {
+        let s = StdStream::connect(srv.addr()).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Sends a raw request and reads until the server closes; returns
+    /// (status, body), or None if it closed without an answer.
+    fn raw(srv: &MockServer, request: &str) -> Option<(u16, String)> {
+        let mut s = connect(srv);
         s.write_all(request.as_bytes()).unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
@@ -339,15 +301,43 @@ mod tests {
     }
 
     fn get(srv: &MockServer, path: &str) -> Option<(u16, String)> {
-        raw(srv, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
+        raw(
+            srv,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
     }
 
     fn post(srv: &MockServer, path: &str, body: &str) -> Option<(u16, String)> {
         let len = body.len();
         raw(
             srv,
-            &format!("POST {path} HTTP/1.1\r\nContent-Length: {len}\r\n\r\n{body}"),
+            &format!(
+                "POST {path} HTTP/1.1\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}"
+            ),
         )
+    }
+
+    /// Reads one answer off a connection that stays open: the head, then
+    /// Content-Length bytes of body.
+    fn read_one(s: &mut StdStream) -> (String, String) {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut byte).unwrap(), 1, "closed mid-head");
+            buf.push(byte[0]);
+        }
+        let head = String::from_utf8(buf).unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).unwrap();
+        (head, String::from_utf8(body).unwrap())
     }
 
     fn json_of(reply: Option<(u16, String)>) -> Value {
@@ -357,6 +347,7 @@ mod tests {
     }
 
     const TOKEN: &str = "/cgi-bin/token?grant_type=client_credential&appid=wxa&secret=sa";
+    const STABLE: &str = r#"{"grant_type":"client_credential","appid":"wxa","secret":"sa"}"#;
 
     #[test]
     fn token_then_check_over_http() {
@@ -373,8 +364,7 @@ mod tests {
         let bad = json_of(get(&srv, "/cgi-bin/get_api_domain_ip?access_token=zzz"));
         assert_eq!(bad["errcode"], 40014);
         assert!(bad["errmsg"].as_str().unwrap().contains(" rid: "));
-        let stable = r#"{"grant_type":"client_credential","appid":"wxa","secret":"sa"}"#;
-        let s = json_of(post(&srv, "/cgi-bin/stable_token", stable));
+        let s = json_of(post(&srv, "/cgi-bin/stable_token", STABLE));
         assert_eq!(s["expires_in"], 7200);
         let wrong = json_of(get(&srv, "/cgi-bin/stable_token?appid=wxa"));
         assert_eq!(wrong["errcode"], 43002);
@@ -395,6 +385,45 @@ mod tests {
         assert_eq!(srv.token_calls("wxa"), 3);
         let (status, _) = get(&srv, "/nope").unwrap();
         assert_eq!(status, 404);
+    }
+
+    #[test]
+    fn keep_alive_chunked_bodies_and_expect_continue() {
+        let srv = server();
+        let mut s = connect(&srv);
+        for _ in 0..3 {
+            s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .unwrap();
+            let (head, body) = read_one(&mut s);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert!(!head.to_ascii_lowercase().contains("connection: close"));
+            assert!(serde_json::from_str::<Value>(&body).unwrap()["access_token"].is_string());
+        }
+        let (a, b) = STABLE.split_at(10);
+        let chunked = format!(
+            "POST /cgi-bin/stable_token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+             {:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+            a.len(),
+            b.len()
+        );
+        s.write_all(chunked.as_bytes()).unwrap();
+        let (_, body) = read_one(&mut s);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["expires_in"],
+            7200
+        );
+        let len = STABLE.len();
+        let head = format!(
+            "POST /cgi-bin/stable_token HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len}\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let mut interim = [0u8; 25];
+        s.read_exact(&mut interim).unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        s.write_all(STABLE.as_bytes()).unwrap();
+        let (head, _) = read_one(&mut s);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(srv.stats()["requests"], 5, "one connection, five requests");
     }
 
     #[test]
@@ -419,12 +448,54 @@ mod tests {
     }
 
     #[test]
+    fn drop_closes_a_keep_alive_connection_without_an_answer() {
+        let srv = server();
+        let mut s = connect(&srv);
+        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let (head, _) = read_one(&mut s);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        srv.set_fault(Fault::Drop, Some(1));
+        let t0 = Instant::now();
+        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let mut out = Vec::new();
+        let n = s
+            .read_to_end(&mut out)
+            .expect("a clean close, not a timeout");
+        assert_eq!(
+            n,
+            0,
+            "not a byte of an answer: {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(json_of(get(&srv, TOKEN))["access_token"].is_string());
+        assert_eq!(srv.stats()["faults_served"], 1);
+    }
+
+    #[test]
     fn slow_fault_delays() {
         let srv = server();
         srv.set_fault(Fault::Slow(Duration::from_millis(200)), None);
         let t0 = Instant::now();
         assert!(json_of(get(&srv, TOKEN))["access_token"].is_string());
         assert!(t0.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_fault_ends_when_its_client_leaves() {
+        let srv = server();
+        srv.set_fault(Fault::Slow(Duration::from_millis(400)), Some(1));
+        let mut s = connect(&srv);
+        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        thread::sleep(Duration::from_millis(100));
+        drop(s);
+        thread::sleep(Duration::from_millis(700));
+        let stats = srv.stats();
+        assert_eq!(stats["faults_served"], 1);
+        assert_eq!(stats["tokens_issued"], 0, "nobody to answer: no token made");
     }
 
     #[test]
@@ -447,41 +518,81 @@ mod tests {
     }
 
     #[test]
+    fn dribble_sends_the_head_at_once() {
+        let srv = server();
+        srv.set_fault(Fault::Dribble(Duration::from_millis(300)), Some(1));
+        let mut s = connect(&srv);
+        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        let t0 = Instant::now();
+        let mut first = [0u8; 12];
+        s.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        assert!(
+            t0.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[test]
     fn shutdown_ends_a_hanging_request() {
         let srv = server();
         srv.set_fault(Fault::Hang, None);
         let addr = srv.addr();
         let client = thread::spawn(move || {
-            let mut s = TcpStream::connect(addr).unwrap();
+            let mut s = StdStream::connect(addr).unwrap();
             s.write_all(format!("GET {TOKEN} HTTP/1.1\r\n\r\n").as_bytes())
                 .unwrap();
             let mut out = Vec::new();
             let _ = s.read_to_end(&mut out);
             out.len()
         });
+        // An idle keep-alive connection is closed too.
+        let mut idle = connect(&srv);
         thread::sleep(Duration::from_millis(200));
         let t0 = Instant::now();
         srv.shutdown();
         assert!(t0.elapsed() < Duration::from_secs(3));
         assert_eq!(client.join().unwrap(), 0, "no answer, just a close");
+        assert_eq!(idle.read(&mut [0u8; 1]).unwrap(), 0);
     }
 
     #[test]
-    fn garbage_requests_get_400_or_413() {
+    fn bad_and_oversized_requests() {
         let srv = server();
         assert_eq!(raw(&srv, "NONSENSE\r\n\r\n").unwrap().0, 400);
-        let huge = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(70_000));
-        let mut s = TcpStream::connect(srv.addr()).unwrap();
-        let _ = s.write_all(huge.as_bytes());
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        assert!(
-            out.is_empty() || out.starts_with("HTTP/1.1 413"),
-            "{out:.40}"
+        // hyper answers a head past the cap: 414 for a long target, 431 for
+        // the headers (or it just closes).
+        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_REQUEST));
+        let long_header = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_REQUEST));
+        for (huge, statuses) in [(long_target, ["414", "431"]), (long_header, ["431"; 2])] {
+            let mut s = connect(&srv);
+            let _ = s.write_all(huge.as_bytes());
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            let status = out.get(9..12).unwrap_or("");
+            assert!(out.is_empty() || statuses.contains(&status), "{out:.40}");
+        }
+        let declared =
+            "POST /mock/fault HTTP/1.1\r\nContent-Length: 99999999\r\nConnection: close\r\n\r\n";
+        let (status, body) = raw(&srv, declared).unwrap();
+        assert_eq!(status, 413);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["errcode"],
+            40097
         );
-        drop(s);
+        let big = "a".repeat(MAX_REQUEST + 1);
+        let chunked = format!(
+            "POST /mock/fault HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n\
+             {:x}\r\n{big}\r\n0\r\n\r\n",
+            big.len()
+        );
+        assert_eq!(raw(&srv, &chunked).unwrap().0, 413);
+        let bad_chunk = "POST /mock/fault HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        assert!(raw(&srv, bad_chunk).is_none_or(|(status, _)| status == 400));
         // A silent client does not stop the server from answering others.
-        let _idle = TcpStream::connect(srv.addr()).unwrap();
+        let _idle = connect(&srv);
         assert_eq!(json_of(get(&srv, "/mock/stats"))["requests"], 1);
     }
 
@@ -512,6 +623,7 @@ mod tests {
             json_of(post(&srv, "/mock/supersede", r#"{"appid":"no"}"#))["errcode"],
             40013
         );
+        json_of(post(&srv, "/mock/new_day", ""));
         json_of(post(&srv, "/mock/reset_stats", ""));
         assert_eq!(srv.stats()["token_calls"], json!({}));
     }
