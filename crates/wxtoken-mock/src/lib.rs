@@ -12,7 +12,6 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-mod cli;
 mod config;
 mod fault;
 mod http;
@@ -22,7 +21,6 @@ mod server;
 mod state;
 mod tokens;
 
-pub use cli::run_cli;
 pub use config::{MockApp, MockConfig, MockPlatform};
 pub use fault::Fault;
 pub use server::MockServer;
