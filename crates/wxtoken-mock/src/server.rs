@@ -317,6 +317,19 @@ mod tests {
         )
     }
 
+    /// Sends a token request on a connection that stays open.
+    fn ask_token(s: &mut StdStream) {
+        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+    }
+
+    /// A new connection with a token request sent on it.
+    fn asking(srv: &MockServer) -> StdStream {
+        let mut s = connect(srv);
+        ask_token(&mut s);
+        s
+    }
+
     /// Reads one answer off a connection that stays open: the head, then
     /// Content-Length bytes of body.
     fn read_one(s: &mut StdStream) -> (String, String) {
@@ -392,8 +405,7 @@ mod tests {
         let srv = server();
         let mut s = connect(&srv);
         for _ in 0..3 {
-            s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-                .unwrap();
+            ask_token(&mut s);
             let (head, body) = read_one(&mut s);
             assert!(head.starts_with("HTTP/1.1 200"), "{head}");
             assert!(!head.to_ascii_lowercase().contains("connection: close"));
@@ -450,15 +462,12 @@ mod tests {
     #[test]
     fn drop_closes_a_keep_alive_connection_without_an_answer() {
         let srv = server();
-        let mut s = connect(&srv);
-        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
+        let mut s = asking(&srv);
         let (head, _) = read_one(&mut s);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         srv.set_fault(Fault::Drop, Some(1));
         let t0 = Instant::now();
-        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
+        ask_token(&mut s);
         let mut out = Vec::new();
         let n = s
             .read_to_end(&mut out)
@@ -487,9 +496,7 @@ mod tests {
     fn a_fault_ends_when_its_client_leaves() {
         let srv = server();
         srv.set_fault(Fault::Slow(Duration::from_millis(400)), Some(1));
-        let mut s = connect(&srv);
-        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
+        let s = asking(&srv);
         thread::sleep(Duration::from_millis(100));
         drop(s);
         thread::sleep(Duration::from_millis(700));
@@ -521,9 +528,7 @@ mod tests {
     fn dribble_sends_the_head_at_once() {
         let srv = server();
         srv.set_fault(Fault::Dribble(Duration::from_millis(300)), Some(1));
-        let mut s = connect(&srv);
-        s.write_all(format!("GET {TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .unwrap();
+        let mut s = asking(&srv);
         let t0 = Instant::now();
         let mut first = [0u8; 12];
         s.read_exact(&mut first).unwrap();
@@ -542,8 +547,7 @@ mod tests {
         let addr = srv.addr();
         let client = thread::spawn(move || {
             let mut s = StdStream::connect(addr).unwrap();
-            s.write_all(format!("GET {TOKEN} HTTP/1.1\r\n\r\n").as_bytes())
-                .unwrap();
+            ask_token(&mut s);
             let mut out = Vec::new();
             let _ = s.read_to_end(&mut out);
             out.len()
