@@ -56,15 +56,16 @@ suite() {
 }
 
 suite "rustfmt" cargo fmt --all -- --check
-suite "clippy" cargo clippy --all-targets -- -D warnings
+# --workspace: the simulator (crates/wxtoken-mock) is linted and tested too.
+suite "clippy" cargo clippy --workspace --all-targets -- -D warnings
 # The Python feature builds in its own target dir: its libwxtoken.so links
 # libpython, and must never replace the C library in target/release.
 suite "clippy (python feature)" env CARGO_TARGET_DIR=target/py \
   cargo clippy --features python --all-targets -- -D warnings
 # Includes tests/redis and tests/redis_fork (each test starts its own
 # redis-server); scripts/test-redis.sh runs those alone.
-suite "cargo test (core, adversarial, Redis store)" cargo test --all-targets
-suite "doc tests" cargo test --doc
+suite "cargo test (core, adversarial, Redis store, simulator)" cargo test --workspace --all-targets
+suite "doc tests" cargo test --workspace --doc
 suite "C headers up to date" bash bindings/c/check-header.sh --build
 suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh
