@@ -374,7 +374,16 @@ impl Leader<'_> {
             Source::Ticket { kind, token } => (*kind, token),
         };
         let used = token.get()?;
-        match upstream::fetch_ticket(self.cfg, kind, &used) {
+        let about = |e: Error| {
+            let hint = if e.errcode() == 48001 {
+                " (the account may not use this ticket's API)"
+            } else {
+                ""
+            };
+            let msg = format!("{kind} ticket: {}{hint}", e.errmsg());
+            Error::with_errcode(e.kind(), e.errcode(), msg)
+        };
+        let fetched = match upstream::fetch_ticket(self.cfg, kind, &used) {
             Err(err) if is_bad_token_errcode(err.errcode()) => {
                 log::info(format_args!(
                     "{}: the token was refused ({err}); reporting it",
@@ -398,7 +407,8 @@ impl Leader<'_> {
                 })
             }
             other => other,
-        }
+        };
+        fetched.map_err(about)
     }
 
     /// The token fetched, and the wall-clock ms (precise) at which the

@@ -15,4 +15,5 @@ mod rejections;
 mod secrecy;
 mod shared_state;
 mod stable;
+mod tickets;
 mod wecom;

@@ -4,7 +4,7 @@ use super::fault::Fault;
 use super::http::{ReadError, Request, Response};
 use super::rng;
 use super::server::Shared;
-use super::state::{ApiError, Creds, Endpoint, Issued};
+use super::state::{ApiError, Creds, Endpoint, Issued, TicketType};
 use serde_json::{json, Value};
 
 /// Every path the simulator knows.
@@ -22,6 +22,10 @@ pub(crate) enum Route {
     AdminSupersede,
     AdminConfig,
     AdminNewDay,
+    /// `ticket/getticket` and `ticket/get` (kind from `type`), `get_jsapi_ticket`.
+    Ticket {
+        typed: bool,
+    },
     NotFound,
 }
 
@@ -40,8 +44,15 @@ impl Route {
             "/mock/supersede" => Route::AdminSupersede,
             "/mock/config" => Route::AdminConfig,
             "/mock/new_day" => Route::AdminNewDay,
+            "/cgi-bin/ticket/getticket" | "/cgi-bin/ticket/get" => Route::Ticket { typed: true },
+            "/cgi-bin/get_jsapi_ticket" => Route::Ticket { typed: false },
             _ => Route::NotFound,
         }
+    }
+
+    /// Whether the armed fault applies: the token and ticket endpoints.
+    pub(crate) fn faultable(self) -> bool {
+        self.endpoint().is_some() || matches!(self, Route::Ticket { .. })
     }
 
     /// The token endpoint behind this route: these are counted and can be faulted.
@@ -72,12 +83,42 @@ pub(crate) fn count_token_call(sh: &Shared, req: &Request, ep: Endpoint) {
         .count_call(ep, appid.as_deref().unwrap_or(""));
 }
 
+/// The ticket kind a request asks for (None: a type the platform lacks).
+fn ticket_type(req: &Request, typed: bool) -> Option<TicketType> {
+    if typed {
+        req.query("type").and_then(TicketType::parse)
+    } else {
+        Some(TicketType::Jsapi)
+    }
+}
+
+/// Counts a ticket call under the app whose token it carries.
+pub(crate) fn count_ticket_call(sh: &Shared, req: &Request, typed: bool) {
+    let kind = ticket_type(req, typed);
+    sh.state
+        .lock()
+        .count_ticket_call(req.query("access_token"), kind);
+}
+
+fn ticket(sh: &Shared, req: &Request, typed: bool) -> Response {
+    let now = sh.now_ms();
+    let kind = ticket_type(req, typed);
+    match sh.state.lock().ticket(now, req.query("access_token"), kind) {
+        Ok(i) => Response::json(
+            200,
+            &json!({"errcode": 0, "errmsg": "ok", "ticket": &*i.token, "expires_in": i.expires_in}),
+        ),
+        Err(e) => api_error(e),
+    }
+}
+
 pub(crate) fn handle(sh: &Shared, req: &Request, route: Route) -> Response {
     match route {
         Route::Token => classic(sh, req),
         Route::StableToken => stable(sh, req),
         Route::GetToken => wecom(sh, req),
         Route::Check => check(sh, req),
+        Route::Ticket { typed } => ticket(sh, req, typed),
         Route::ClearQuota => clear_quota(sh, req),
         Route::ClearQuotaV2 => clear_quota_v2(sh, req),
         Route::AdminStats => Response::json(200, &sh.stats()),

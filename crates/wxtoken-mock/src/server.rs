@@ -244,11 +244,17 @@ async fn answer(
     };
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let route = Route::of(&req.path);
-    let mut fault = Fault::None;
     if let Some(ep) = route.endpoint() {
         routes::count_token_call(&shared, &req, ep);
-        fault = shared.take_fault();
     }
+    if let Route::Ticket { typed } = route {
+        routes::count_ticket_call(&shared, &req, typed);
+    }
+    let fault = if route.faultable() {
+        shared.take_fault()
+    } else {
+        Fault::None
+    };
     match fault {
         Fault::Drop => return Err(Dropped),
         Fault::Hang => return std::future::pending().await,

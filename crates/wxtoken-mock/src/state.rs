@@ -55,6 +55,43 @@ pub(crate) enum Endpoint {
     GetToken = 2,
 }
 
+/// The ticket kinds (docs/wechat-api.md section 8), for per-app counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TicketType {
+    Jsapi = 0,
+    WxCard = 1,
+    AgentConfig = 2,
+}
+
+impl TicketType {
+    const NAMES: [&'static str; 3] = ["jsapi", "wx_card", "agent_config"];
+
+    /// The `type` query value of `ticket/getticket` and `ticket/get`.
+    pub(crate) fn parse(s: &str) -> Option<TicketType> {
+        match s {
+            "jsapi" => Some(TicketType::Jsapi),
+            "wx_card" => Some(TicketType::WxCard),
+            "agent_config" => Some(TicketType::AgentConfig),
+            _ => None,
+        }
+    }
+
+    /// Whether an app of `platform` has this kind.
+    fn of_platform(self, platform: MockPlatform) -> bool {
+        match platform {
+            MockPlatform::Mp => self != TicketType::AgentConfig,
+            MockPlatform::Wecom => self != TicketType::WxCard,
+        }
+    }
+}
+
+/// One ticket kind of one app: the current ticket, its expiry, the day's count.
+#[derive(Default)]
+struct TicketSlot {
+    current: Option<(Arc<str>, u64)>,
+    quota: Periodic,
+}
+
 /// The limits that can change at runtime (`POST /mock/config`).
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -151,6 +188,7 @@ struct AppState {
     forces: Periodic,
     wecom: Option<Arc<str>>,
     clears: Periodic,
+    tickets: [TicketSlot; 3],
 }
 
 #[derive(Default)]
@@ -161,6 +199,9 @@ struct Stats {
     faults_served: u64,
     superseded: u64,
     quota_clears: u64,
+    /// Ticket endpoint calls per app and kind (refused ones too).
+    ticket_calls: BTreeMap<String, [u64; 3]>,
+    tickets_issued: u64,
 }
 
 /// Everything the simulator knows; the server keeps it under one mutex.
@@ -410,6 +451,78 @@ impl State {
         }
     }
 
+    /// A ticket endpoint (`ticket/getticket`, `get_jsapi_ticket`,
+    /// `ticket/get`): authorised by a valid token of an app that has the
+    /// kind. The same ticket while it has more than the overlap left;
+    /// then a new one (the old stays valid until its own expiry), within
+    /// the daily quota.
+    pub(crate) fn ticket(
+        &mut self,
+        now: u64,
+        token: Option<&str>,
+        kind: Option<TicketType>,
+    ) -> Result<Issued, ApiError> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return fail(41001, "access_token missing");
+        };
+        let idx = match self.book.verdict(now, token) {
+            Verdict::Valid(idx) => idx,
+            v => {
+                let (code, msg) = v.error().unwrap_or((40014, "invalid access_token"));
+                return fail(code, msg);
+            }
+        };
+        let Some(kind) = kind else {
+            return fail(40097, "invalid args: type");
+        };
+        if !kind.of_platform(self.apps[idx].platform) {
+            return fail(48001, "api unauthorized");
+        }
+        let (life, overlap, quota) = (
+            self.lifetime_ms(),
+            self.overlap_ms(),
+            self.settings.daily_quota,
+        );
+        let slot = &mut self.per[idx].tickets[kind as usize];
+        if let Some((ticket, expires_at)) = &slot.current {
+            let left = expires_at.saturating_sub(now);
+            if left > overlap {
+                return Ok(Issued {
+                    token: ticket.clone(),
+                    expires_in: left / SECOND_MS,
+                });
+            }
+        }
+        if slot.quota.current(now, DAY_MS) >= quota {
+            return fail(45009, "reach max api daily quota limit");
+        }
+        slot.quota.n += 1;
+        let mut ticket = String::from("TICKET");
+        super::rng::push_alnum(&mut ticket, 80);
+        let ticket: Arc<str> = ticket.into();
+        slot.current = Some((ticket.clone(), now.saturating_add(life)));
+        self.stats.tickets_issued += 1;
+        Ok(Issued {
+            token: ticket,
+            expires_in: life / SECOND_MS,
+        })
+    }
+
+    /// Counts a ticket call under the app whose token it carries (dead
+    /// tokens too), before any fault applies.
+    pub(crate) fn count_ticket_call(&mut self, token: Option<&str>, kind: Option<TicketType>) {
+        let owner = token.and_then(|t| self.book.owner(t));
+        let appid = owner
+            .map_or(OTHER_KEY, |i| self.apps[i].appid.as_str())
+            .to_owned();
+        let Some(kind) = kind else { return };
+        if self.stats.ticket_calls.contains_key(&appid)
+            || self.stats.ticket_calls.len() < MAX_STATS_KEYS
+        {
+            self.stats.ticket_calls.entry(appid).or_default()[kind as usize] += 1;
+        }
+    }
+
     /// A business call: is `token` accepted now? Counted in `checks`.
     pub(crate) fn check(&mut self, now: u64, token: Option<&str>) -> Result<(), ApiError> {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
@@ -495,6 +608,9 @@ impl State {
     /// Starts a new "day": classic quotas and stable force budgets start over.
     pub(crate) fn new_day(&mut self) {
         for st in &mut self.per {
+            for t in &mut st.tickets {
+                t.quota.n = 0;
+            }
             st.quota.n = 0;
             st.forces.n = 0;
             st.last_force = None;
@@ -539,9 +655,23 @@ impl State {
         for (k, n) in &s.checks {
             checks[*k] = json!(n);
         }
+        let ticket_calls: Map<String, Value> = s
+            .ticket_calls
+            .iter()
+            .map(|(k, c)| {
+                let v: Map<String, Value> = TicketType::NAMES
+                    .iter()
+                    .zip(c)
+                    .map(|(n, c)| ((*n).to_owned(), json!(c)))
+                    .collect();
+                (k.clone(), Value::Object(v))
+            })
+            .collect();
         json!({
             "token_calls": calls,
             "tokens_issued": s.tokens_issued,
+            "ticket_calls": ticket_calls,
+            "tickets_issued": s.tickets_issued,
             "checks": checks,
             "faults_served": s.faults_served,
             "superseded": s.superseded,

@@ -94,6 +94,11 @@ impl TokenBook {
             .map_or(Verdict::Unknown, |rec| rec.verdict(now))
     }
 
+    /// The app a token was issued to, dead or alive, while it is remembered.
+    pub(crate) fn owner(&self, token: &str) -> Option<usize> {
+        self.recs.get(token).map(|rec| rec.owner)
+    }
+
     /// Milliseconds of life left, or `None` when the token is not usable now.
     pub(crate) fn remaining_ms(&self, now: u64, token: &str) -> Option<u64> {
         let rec = self.recs.get(token)?;
