@@ -43,7 +43,10 @@ pub use config::{
     DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES, REFRESH_MARGIN_S_RANGE,
     TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };
-pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
+pub use error::{
+    classify, is_bad_token_errcode, is_bad_token_errcode_text, Error, ErrorKind, Result,
+    BAD_TOKEN_ERRCODES,
+};
 pub use record::Record;
 pub use registry::{
     call, configure, configure_all, get, invalidate, status, unconfigure, with_fresh_token,
