@@ -13,8 +13,8 @@
 //! ```
 //!
 //! Layers, each touching only the one below (DESIGN.md): the bindings
-//! (`ffi`, `python`, the `wxtoken` binary) -> `registry` -> `cell` ->
-//! `store` -> `upstream`.
+//! (`ffi`, the Python crate in bindings/python, the `wxtoken` binary) ->
+//! `registry` -> `cell` -> `store` -> `upstream`.
 
 mod cell;
 mod clock;
@@ -26,8 +26,6 @@ mod log;
 mod meta;
 pub mod mock;
 mod policy;
-#[cfg(feature = "python")]
-mod python;
 mod record;
 mod refresh;
 mod refresher;

@@ -1,7 +1,9 @@
-//! The Python binding (`import wxtoken`), built by maturin with the `python`
-//! feature. Conversions only: every decision is the core's (DESIGN.md, "The
-//! public faces"). The interpreter is released (`detach`) around every call
-//! that can wait on the network, a lock or the store.
+//! The Python binding (`import wxtoken`), built by maturin (pyproject.toml)
+//! as a crate of its own, so that pyo3 never reaches the core crate and no
+//! Python build replaces the C library's libwxtoken.so. Conversions only:
+//! every decision is the core's (DESIGN.md, "The public faces"). The
+//! interpreter is released (`detach`) around every call that can wait on
+//! the network, a lock or the store.
 //!
 //! Exceptions are plain Python classes (`wxtoken/_errors.py`), looked up once
 //! and raised as `cls(message, errcode, errmsg)`.
@@ -13,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
 
-use crate::{Attempt, Config, Error, ErrorKind};
+use wxtoken::{Attempt, Config, Error, ErrorKind};
 
 /// `wxtoken._errors.BY_KIND`: the exception class for each `ErrorKind::as_str`.
 static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
@@ -85,7 +87,7 @@ fn configure_app(
 ) -> PyResult<String> {
     let options = options_map(py, options)?;
     let (appid, secret) = (appid.as_deref(), secret.as_deref());
-    py.detach(|| Config::from_options(appid, secret, &options).and_then(crate::configure))
+    py.detach(|| Config::from_options(appid, secret, &options).and_then(wxtoken::configure))
         .map_err(|e| to_py_err(py, &e))
 }
 
@@ -93,11 +95,11 @@ fn configure_app(
 /// held (no allocation on the Rust side, no detach); only the slow path,
 /// which may wait for a refresh, lets other Python threads run.
 fn get_token_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString>> {
-    if let Some(token) = crate::with_fresh_token(app, |t| PyString::new(py, t)) {
+    if let Some(token) = wxtoken::with_fresh_token(app, |t| PyString::new(py, t)) {
         return Ok(token);
     }
     let token = py
-        .detach(|| crate::get(app))
+        .detach(|| wxtoken::get(app))
         .map_err(|e| to_py_err(py, &e))?;
     Ok(PyString::new(py, &token))
 }
@@ -108,14 +110,14 @@ fn invalidate_of<'py>(
     bad_token: &str,
 ) -> PyResult<Bound<'py, PyString>> {
     let token = py
-        .detach(|| crate::invalidate(app, bad_token))
+        .detach(|| wxtoken::invalidate(app, bad_token))
         .map_err(|e| to_py_err(py, &e))?;
     Ok(PyString::new(py, &token))
 }
 
 fn status_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyAny>> {
     let status = py
-        .detach(|| crate::status(app))
+        .detach(|| wxtoken::status(app))
         .map_err(|e| to_py_err(py, &e))?;
     to_python(py, &status)
 }
@@ -154,7 +156,7 @@ fn is_bad_errcode(errcode: &Bound<'_, PyAny>) -> bool {
         && !errcode.is_instance_of::<PyBool>()
         && errcode
             .extract::<i64>()
-            .is_ok_and(crate::is_bad_token_errcode)
+            .is_ok_and(wxtoken::is_bad_token_errcode)
 }
 
 /// A value returned by the business call: a dict or Mapping whose
@@ -200,7 +202,7 @@ fn call_of(py: Python<'_>, app: &str, f: &Bound<'_, PyAny>) -> PyResult<Py<PyAny
     }
     let f = f.clone().unbind();
     let outcome =
-        py.detach(|| crate::call(app, |token| Python::attach(|py| attempt(py, &f, token))));
+        py.detach(|| wxtoken::call(app, |token| Python::attach(|py| attempt(py, &f, token))));
     match outcome {
         Ok(returned_or_raised) => returned_or_raised,
         Err(e) => Err(to_py_err(py, &e)),
@@ -307,10 +309,10 @@ impl Client {
 #[pyo3(name = "_wxtoken")]
 fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add("__version__", crate::VERSION)?;
+    m.add("__version__", wxtoken::VERSION)?;
     m.add(
         "BAD_TOKEN_ERRCODES",
-        PyFrozenSet::new(py, crate::BAD_TOKEN_ERRCODES)?,
+        PyFrozenSet::new(py, wxtoken::BAD_TOKEN_ERRCODES)?,
     )?;
     m.add_function(wrap_pyfunction!(configure, m)?)?;
     m.add_function(wrap_pyfunction!(get_token, m)?)?;
