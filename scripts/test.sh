@@ -19,6 +19,7 @@ command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v faketime >/dev/null || need_pkgs+=(faketime)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v composer >/dev/null || need_pkgs+=(composer)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then
