@@ -26,6 +26,7 @@ command -v cargo >/dev/null || {
   echo "cargo is needed (Rust 1.83 or later, from https://rustup.rs; Debian's is too old)" >&2
   exit 1
 }
+command -v composer >/dev/null || need_pkgs+=(composer)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   if [ "$(id -u)" != 0 ]; then
@@ -57,10 +58,8 @@ suite() {
 
 suite "rustfmt" cargo fmt --all -- --check
 suite "clippy" cargo clippy --all-targets -- -D warnings
-# The Python feature builds in its own target dir: its libwxtoken.so links
-# libpython, and must never replace the C library in target/release.
-suite "clippy (python feature)" env CARGO_TARGET_DIR=target/py \
-  cargo clippy --features python --all-targets -- -D warnings
+# The Python extension is a workspace crate of its own (bindings/python).
+suite "clippy (python extension)" cargo clippy -p wxtoken-python --all-targets -- -D warnings
 # Includes tests/redis and tests/redis_fork (each test starts its own
 # redis-server); scripts/test-redis.sh runs those alone.
 suite "cargo test (core, adversarial, Redis store)" cargo test --all-targets
