@@ -93,15 +93,13 @@ fn version_macros() -> String {
 
 /// C programs link libwxtoken.so, which `make install` puts as
 /// libwxtoken.so.0.1.0 with the links libwxtoken.so.0 and libwxtoken.so.
-/// The Python extension (feature "python") is a cdylib too, but is never
-/// linked by name, so it gets no soname.
 fn soname() {
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let elf = matches!(
         os.as_str(),
         "linux" | "android" | "freebsd" | "netbsd" | "openbsd" | "dragonfly"
     );
-    if elf && env::var_os("CARGO_FEATURE_PYTHON").is_none() {
+    if elf {
         let major =
             env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets CARGO_PKG_VERSION_MAJOR");
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libwxtoken.so.{major}");

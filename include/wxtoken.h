@@ -287,6 +287,19 @@ const char *wxtoken_status_name(int status);
  */
 bool wxtoken_is_bad_token_errcode(int64_t errcode);
 
+/**
+ * `wxtoken_is_bad_token_errcode` for an errcode held as text (some JSON
+ * decoders give `"errcode": "40001"`): true only for the decimal form the
+ * number prints as ("40001"; not "+40001", " 40001" or "40001.0"). NULL
+ * and invalid UTF-8 are false.
+ *
+ * Thread safety: safe from any thread; pure.
+ *
+ * # Safety
+ * `errcode` is NULL or a NUL-terminated string valid for the call.
+ */
+bool wxtoken_is_bad_token_errcode_str(const char *errcode);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

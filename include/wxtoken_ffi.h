@@ -48,3 +48,5 @@ const char *wxtoken_version(void);
 const char *wxtoken_status_name(int status);
 
 bool wxtoken_is_bad_token_errcode(int64_t errcode);
+
+bool wxtoken_is_bad_token_errcode_str(const char *errcode);

@@ -42,8 +42,7 @@ venv=target/demo-venv
 [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q "maturin>=1.5,<2"
 rm -rf target/demo-wheels
-# Its own target dir: the wheel's libwxtoken.so links libpython, the C one must not.
-CARGO_TARGET_DIR=target/py "$venv/bin/maturin" build --release -o target/demo-wheels \
+"$venv/bin/maturin" build --release -o target/demo-wheels \
   >target/demo-maturin.log 2>&1 || { cat target/demo-maturin.log; exit 1; }
 "$venv/bin/python" -m pip install -q --force-reinstall --no-deps target/demo-wheels/wxtoken-*.whl
 

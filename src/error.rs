@@ -176,6 +176,16 @@ pub fn is_bad_token_errcode(errcode: i64) -> bool {
     BAD_TOKEN_ERRCODES.contains(&errcode)
 }
 
+/// [`is_bad_token_errcode`] for an errcode held as text: some JSON decoders
+/// and HTTP clients hand `"errcode": "40001"` over as a string. Only the
+/// form the integer prints as counts ("40001"; not "+40001", " 40001",
+/// "040001" or "40001.0"). This pair is the one rule of every binding's
+/// `call`; any other type (bool, float) never counts.
+pub fn is_bad_token_errcode_text(text: &str) -> bool {
+    text.parse::<i64>()
+        .is_ok_and(|n| is_bad_token_errcode(n) && n.to_string() == text)
+}
+
 /// A caller's string quoted in a message: at most 64 characters of it.
 pub(crate) fn shortened(text: &str) -> String {
     match text.char_indices().nth(64) {
@@ -199,6 +209,18 @@ mod tests {
         assert_eq!(classify(12345), ErrorKind::Upstream);
         assert!(classify(-1).is_transient());
         assert!(!classify(40125).is_transient());
+    }
+
+    #[test]
+    fn bad_token_errcode_as_text_is_the_decimal_form_only() {
+        for code in BAD_TOKEN_ERRCODES {
+            assert!(is_bad_token_errcode_text(&code.to_string()));
+        }
+        for text in [
+            "40125", "0", "", "+40001", " 40001", "40001 ", "040001", "40001.0", "4e4",
+        ] {
+            assert!(!is_bad_token_errcode_text(text), "{text:?}");
+        }
     }
 
     #[test]

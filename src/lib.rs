@@ -13,8 +13,8 @@
 //! ```
 //!
 //! Layers, each touching only the one below (docs/design.md): the bindings
-//! (`ffi`, `python`, the `wxtoken` binary) -> `registry` -> `cell` ->
-//! `store` -> `upstream`.
+//! (`ffi`, the Python crate in bindings/python, the `wxtoken` binary) ->
+//! `registry` -> `cell` -> `store` -> `upstream`.
 
 mod cell;
 mod clock;
@@ -26,8 +26,6 @@ mod inspect;
 mod log;
 mod meta;
 mod policy;
-#[cfg(feature = "python")]
-mod python;
 mod record;
 mod refresh;
 mod refresher;
@@ -44,7 +42,10 @@ pub use config::{
     DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES, REFRESH_MARGIN_S_RANGE,
     TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };
-pub use error::{classify, is_bad_token_errcode, Error, ErrorKind, Result, BAD_TOKEN_ERRCODES};
+pub use error::{
+    classify, is_bad_token_errcode, is_bad_token_errcode_text, Error, ErrorKind, Result,
+    BAD_TOKEN_ERRCODES,
+};
 pub use inspect::inspect;
 pub use record::Record;
 pub use registry::{

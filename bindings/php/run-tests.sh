@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the PHP binding, end to end against the real library and `wxtoken mock`:
-#   1. installs what is missing (Debian packages: php-cli, phpunit, php-fpm, libfcgi-bin)
+#   1. installs what is missing (Debian packages: php-cli, phpunit, php-fpm, libfcgi-bin,
+#      gcc, composer)
 #   2. builds the library and the CLI: cargo build --release (skip: WXTOKEN_NO_BUILD=1)
 #   3. starts the simulator with a file of apps (every test takes apps of its own)
 #   4. works out how the PHP-FPM tests may run php-fpm (with opcache.preload=preload.php and
@@ -53,6 +54,8 @@ FPM=$(command -v "php-fpm$PHPV" || command -v "/usr/sbin/php-fpm$PHPV" || true)
 [ -n "$FPM" ] || { install "php$PHPV-fpm"; FPM=$(command -v "php-fpm$PHPV" || echo "/usr/sbin/php-fpm$PHPV"); }
 [ -x "$FPM" ] || die "php-fpm$PHPV missing"
 need cgi-fcgi libfcgi-bin
+need cc gcc            # LoadTest builds a library the loader refuses
+need composer composer # ComposerTest installs the package as the README says, offline
 
 # ---- 2. build -------------------------------------------------------------------------
 if [ "${WXTOKEN_NO_BUILD:-}" != 1 ]; then

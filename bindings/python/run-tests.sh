@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The Python binding's suite, from a fresh Debian machine:
 #   1. a venv (target/py-venv) with maturin, pytest and mypy;
-#   2. the simulator CLI and the wheel, built with maturin, then installed;
+#   2. the C library and simulator CLI (cargo build --release), then the wheel
+#      and the sdist (maturin), and `pip install .` as the README says: none of
+#      these may touch target/release/libwxtoken.so, which PHP must still load;
 #   3. pytest (tests/python) against the simulator, and mypy --strict on the
 #      typing sample (plus a sample of misuse that must be refused);
 #   4. the sdist, pip-installed (compiling the crate) into a second venv
 #      (target/py-venv-sdist), with a smoke test against the simulator.
-# Exits non-zero on any failure. Cargo builds go to WXTOKEN_PY_TARGET_DIR
-# (default target/py), apart from the other suites' target/, since the
-# "python" feature changes what the crate is built with.
+# Exits non-zero on any failure. Cargo builds go to target/, beside the other
+# suites': the extension is the crate bindings/python (libwxtoken_python.so).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-export CARGO_TARGET_DIR=${WXTOKEN_PY_TARGET_DIR:-$root/target/py}
+unset CARGO_TARGET_DIR # the README's builds use the workspace's target/
 python=${PYTHON:-python3}
 venv=$root/target/py-venv
 sdist_venv=$root/target/py-venv-sdist
-dist=$CARGO_TARGET_DIR/dist
+dist=$root/target/py-dist
+clib=$root/target/release/libwxtoken.so
 pins=("maturin>=1.9.4,<2" "pytest>=9,<10" "mypy>=2,<3")
 
 log() { printf '\n=== python: %s\n' "$*"; }
@@ -50,10 +52,11 @@ make_venv "$venv"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "${pins[@]}"
 "$venv/bin/python" -c 'import sys; print(sys.version)'
 
-log "building the simulator CLI"
-cargo build --release --locked --bin wxtoken
-export WXTOKEN_BIN=$CARGO_TARGET_DIR/release/wxtoken
-[ -x "$WXTOKEN_BIN" ] || fail "$WXTOKEN_BIN was not built"
+log "building the C library and the simulator CLI"
+cargo build --release --locked
+export WXTOKEN_BIN=$root/target/release/wxtoken
+[ -x "$WXTOKEN_BIN" ] && [ -f "$clib" ] || fail "$WXTOKEN_BIN or $clib was not built"
+clib_sum=$(sha256sum "$clib")
 
 log "building the wheel and the sdist"
 rm -rf "$dist"
@@ -70,8 +73,30 @@ names = set(zipfile.ZipFile(sys.argv[1]).namelist())
 for need in ("wxtoken/__init__.py", "wxtoken/_errors.py", "wxtoken/_wxtoken.pyi", "wxtoken/py.typed"):
     assert need in names, f"{need} missing from the wheel"
 assert any(n.startswith("wxtoken/_wxtoken.") and n.endswith(".so") for n in names), "no extension module"
+for lic in ("LICENSE-MIT", "LICENSE-APACHE"):
+    assert any(n.endswith(lic) for n in names), f"{lic} missing from the wheel"
 print("wheel contents ok:", sys.argv[1].rsplit("/", 1)[-1])
 EOF
+"$venv/bin/python" - "${sdists[0]}" <<'EOF'
+import sys, tarfile
+names = tarfile.open(sys.argv[1]).getnames()
+for lic in ("LICENSE-MIT", "LICENSE-APACHE"):
+    assert any(n.endswith("/" + lic) for n in names), f"{lic} missing from the sdist"
+print("sdist has both licenses")
+EOF
+
+log "pip install . (the README's way), then the C library is checked"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check .
+# Issue 13: a Python build once replaced the C library with a libpython-linked
+# one, which PHP's FFI then refused ("undefined symbol: PyExc_TypeError").
+[ "$(sha256sum "$clib")" = "$clib_sum" ] || fail "a Python build changed $clib"
+if nm -D --undefined-only "$clib" | grep -w 'Py[A-Za-z_]*'; then
+  fail "$clib needs Python symbols"
+fi
+command -v php >/dev/null || fail "php missing (apt-get install php-cli): it checks $clib still loads"
+php -d ffi.enable=1 -r 'require $argv[1]; echo "PHP loads it: wxtoken ", (new WxToken\WxToken($argv[2]))->version(), "\n";' \
+  "$root/bindings/php/autoload.php" "$clib" || fail "PHP cannot load $clib after the Python builds"
+
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
 
 log "pytest"

@@ -297,6 +297,23 @@ pub extern "C" fn wxtoken_is_bad_token_errcode(errcode: i64) -> bool {
     guard::value(false, || crate::is_bad_token_errcode(errcode))
 }
 
+/// `wxtoken_is_bad_token_errcode` for an errcode held as text (some JSON
+/// decoders give `"errcode": "40001"`): true only for the decimal form the
+/// number prints as ("40001"; not "+40001", " 40001" or "40001.0"). NULL
+/// and invalid UTF-8 are false.
+///
+/// Thread safety: safe from any thread; pure.
+///
+/// # Safety
+/// `errcode` is NULL or a NUL-terminated string valid for the call.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_is_bad_token_errcode_str(errcode: *const c_char) -> bool {
+    guard::value(false, || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        unsafe { arg_str(errcode, "errcode") }.is_ok_and(crate::is_bad_token_errcode_text)
+    })
+}
+
 /// "" stands for "not given": the core then reads the environment.
 fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)

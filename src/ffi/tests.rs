@@ -219,4 +219,14 @@ fn static_strings_and_pure_helpers() {
     assert!(wxtoken_is_bad_token_errcode(40001));
     assert!(wxtoken_is_bad_token_errcode(42001));
     assert!(!wxtoken_is_bad_token_errcode(40125));
+    // SAFETY: NULL or NUL-terminated literals.
+    let text = |s: Option<&CStr>| unsafe {
+        wxtoken_is_bad_token_errcode_str(s.map_or(std::ptr::null(), CStr::as_ptr))
+    };
+    assert!(text(Some(c"40001")));
+    assert!(text(Some(c"42001")));
+    assert!(!text(Some(c"40125")));
+    assert!(!text(Some(c"+40001")));
+    assert!(!text(Some(c"40001.0")));
+    assert!(!text(None));
 }

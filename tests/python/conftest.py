@@ -1,6 +1,6 @@
 """Fixtures: the offline WeChat simulator (`wxtoken mock`) as a subprocess.
 
-The binary is WXTOKEN_BIN, else the first of target/{py/release,release,debug}/wxtoken.
+The binary is WXTOKEN_BIN, else the first of target/{release,debug}/wxtoken.
 Every test takes its own app (`mock.new_app()`): the registry of configured
 apps is process-wide, and the simulator counts fetches per appid.
 """
@@ -31,7 +31,7 @@ def find_cli() -> str:
         if not Path(explicit).is_file():
             pytest.fail(f"WXTOKEN_BIN={explicit} does not exist")
         return explicit
-    for sub in ("py/release", "release", "debug"):
+    for sub in ("release", "debug"):
         path = ROOT / "target" / sub / "wxtoken"
         if path.is_file():
             return str(path)

@@ -233,8 +233,13 @@ def test_call_against_a_superseded_token_retries_once(mock: Mock) -> None:
     assert mock.fetches(app) == 2
 
 
-@pytest.mark.parametrize("errcode", [40001, 40014, 42001])
-def test_call_retries_a_returned_bad_errcode_once(mock: Mock, errcode: int) -> None:
+# The core's rule (wxtoken::is_bad_token_errcode_text), as in every binding: an int,
+# or the decimal str some JSON decoders give.
+BAD_ERRCODES = [40001, 40014, 42001, "40001", "42001"]
+
+
+@pytest.mark.parametrize("errcode", BAD_ERRCODES, ids=repr)
+def test_call_retries_a_returned_bad_errcode_once(mock: Mock, errcode: int | str) -> None:
     app = mock.configure()
     fn = Recorder({"errcode": errcode, "errmsg": "bad token"}, {"errcode": 0, "data": 7})
     assert wxtoken.call(app, fn) == {"errcode": 0, "data": 7}
@@ -243,8 +248,8 @@ def test_call_retries_a_returned_bad_errcode_once(mock: Mock, errcode: int) -> N
     assert mock.fetches(app) == 2
 
 
-@pytest.mark.parametrize("errcode", [40001, 40014, 42001])
-def test_call_retries_a_raised_bad_errcode_once(mock: Mock, errcode: int) -> None:
+@pytest.mark.parametrize("errcode", BAD_ERRCODES, ids=repr)
+def test_call_retries_a_raised_bad_errcode_once(mock: Mock, errcode: int | str) -> None:
     app = mock.configure()
     fn = Recorder(ApiError(errcode), "second answer")
     assert wxtoken.call(app, fn) == "second answer"
@@ -276,14 +281,18 @@ def test_call_raises_a_second_bad_exception(mock: Mock) -> None:
     [
         {"errcode": 45009, "errmsg": "quota"},
         {"errcode": 40013},
-        {"errcode": "40001"},
+        {"errcode": "+40001"},
+        {"errcode": " 40001"},
+        {"errcode": "040001"},
+        {"errcode": "40001.0"},
+        {"errcode": b"40001"},
         {"errcode": True},
         {"errcode": 40001.0},
         {"access_token": "x"},
         ["errcode", 40001],
         None,
         ApiError(45009),
-        ApiError("40001"),
+        ApiError("4e4"),
         ValueError("no errcode at all"),
         KeyError("errcode"),
     ],

@@ -34,6 +34,12 @@ static void static_strings(void)
     CHECK(wxtoken_is_bad_token_errcode(42001), "42001");
     CHECK(!wxtoken_is_bad_token_errcode(40125), "40125");
     CHECK(!wxtoken_is_bad_token_errcode(0), "0");
+    CHECK(wxtoken_is_bad_token_errcode_str("40001"), "\"40001\"");
+    CHECK(wxtoken_is_bad_token_errcode_str("42001"), "\"42001\"");
+    CHECK(!wxtoken_is_bad_token_errcode_str("40125"), "\"40125\"");
+    CHECK(!wxtoken_is_bad_token_errcode_str(" 40001"), "\" 40001\"");
+    CHECK(!wxtoken_is_bad_token_errcode_str("40001.0"), "\"40001.0\"");
+    CHECK(!wxtoken_is_bad_token_errcode_str(NULL), "NULL");
 }
 
 static void configure_errors(void)

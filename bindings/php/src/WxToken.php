@@ -10,7 +10,7 @@ use FFI\CData;
 /**
  * WeChat access tokens through libwxtoken (FFI): one refresher per app for all the PHP-FPM
  * workers, processes and hosts that share a store. Conversions only: the token logic is
- * the library's (see DESIGN.md, "The contract").
+ * the library's (see docs/design.md, "The contract").
  *
  *     $wx  = new WxToken\WxToken();
  *     $app = $wx->configure('wx1234567890abcdef', $secret, ['store' => 'file']);
@@ -86,7 +86,7 @@ class WxToken
      * @return string the name to pass to get(), invalidate(), status() and call()
      * @throws InvalidArgumentException for a bad appid, secret or option
      */
-    public function configure(string $appid, string $secret, array $options = []): string
+    public function configure(string $appid, #[\SensitiveParameter] string $secret, array $options = []): string
     {
         self::noNul($appid, 'appid');
         self::noNul($secret, 'secret');
@@ -99,7 +99,7 @@ class WxToken
         // The library says which name it registered (name option, WXTOKEN_NAME or appid).
         $status = $this->ffi->wxtoken_configure_named($appid, $secret, $json, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         return $status === self::OK
-            ? FFI::string($this->buf, $this->len->cdata)
+            ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_configure_named($appid, $secret, $json, $buf, $cap, $this->lenPtr));
     }
@@ -117,7 +117,7 @@ class WxToken
         }
         $status = $this->ffi->wxtoken_get($app, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         if ($status === self::OK) {
-            return FFI::string($this->buf, $this->len->cdata);
+            return self::take($this->buf, $this->len->cdata);
         }
         return $this->retryBigger($status, fn (CData $buf, int $cap): int
             => $this->ffi->wxtoken_get($app, $buf, $cap, $this->lenPtr));
@@ -130,13 +130,13 @@ class WxToken
      *
      * @throws WxTokenException (a subclass)
      */
-    public function invalidate(string $app, string $badToken): string
+    public function invalidate(string $app, #[\SensitiveParameter] string $badToken): string
     {
         self::noNul($app, 'app');
         self::noNul($badToken, 'badToken');
         $status = $this->ffi->wxtoken_invalidate($app, $badToken, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         if ($status === self::OK) {
-            return FFI::string($this->buf, $this->len->cdata);
+            return self::take($this->buf, $this->len->cdata);
         }
         return $this->retryBigger($status, fn (CData $buf, int $cap): int
             => $this->ffi->wxtoken_invalidate($app, $badToken, $buf, $cap, $this->lenPtr));
@@ -156,7 +156,7 @@ class WxToken
         self::noNul($app, 'app');
         $status = $this->ffi->wxtoken_status_json($app, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         $json = $status === self::OK
-            ? FFI::string($this->buf, $this->len->cdata)
+            ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_status_json($app, $buf, $cap, $this->lenPtr));
         try {
@@ -177,7 +177,8 @@ class WxToken
      *
      * "Reports a bad token" means: $fn throws an exception whose errcode
      * (WxTokenException::getErrcode(), else getCode()) is one the library calls a bad-token
-     * errcode, or returns an array (or decoded JSON object) whose `errcode` is one.
+     * errcode, or returns an array (or decoded JSON object) whose `errcode` is one; an int
+     * or its decimal string ("40001", as some decoders give it), see isBadTokenErrcode().
      * Any other result or exception is passed through at once.
      *
      * @template T
@@ -191,21 +192,41 @@ class WxToken
         try {
             $result = $fn($token);
         } catch (\Exception $e) {
-            if (!$this->isBadToken(self::errcodeOfException($e))) {
+            if (!$this->isBadTokenErrcode(self::errcodeOfException($e))) {
                 throw $e;
             }
             return $fn($this->invalidate($app, $token));
         }
-        if ($this->isBadToken(self::errcodeOfResult($result))) {
+        if ($this->isBadTokenErrcode(self::errcodeOfResult($result))) {
             return $fn($this->invalidate($app, $token));
         }
         return $result;
     }
 
-    /** Whether the library treats $errcode as "the token is bad" (40001, 40014, 42001). */
-    public function isBadTokenErrcode(int $errcode): bool
+    /**
+     * Whether the library treats $errcode as "the token is bad" (40001, 40014, 42001): an
+     * int, or the decimal string it prints as ("40001"; not " 40001" or "40001.0"). The
+     * rule is the library's, the same in every binding; other types never count.
+     */
+    public function isBadTokenErrcode(mixed $errcode): bool
     {
-        return (bool) $this->ffi->wxtoken_is_bad_token_errcode($errcode);
+        if (is_int($errcode)) {
+            return (bool) $this->ffi->wxtoken_is_bad_token_errcode($errcode);
+        }
+        // A NUL would cut the string short on its way to C.
+        return is_string($errcode) && !str_contains($errcode, "\0")
+            && $this->ffi->wxtoken_is_bad_token_errcode_str($errcode);
+    }
+
+    /**
+     * What var_dump() and print_r() show: never the FFI buffers (a token may pass through
+     * them) or the library's handle.
+     *
+     * @return array<string, string>
+     */
+    public function __debugInfo(): array
+    {
+        return ['loadedVia' => $this->via];
     }
 
     /** The library's version. */
@@ -268,13 +289,39 @@ class WxToken
             try {
                 self::$loaded[$key] = FFI::cdef($text, $lib);
             } catch (\FFI\Exception $e) {
-                $hint = str_contains($e->getMessage(), 'ffi.enable')
+                $message = $e->getMessage();
+                $hint = str_contains($message, 'ffi.enable')
                     ? ' (CLI: php -d ffi.enable=1; PHP-FPM: ffi.enable=preload with opcache.preload=' . dirname(__DIR__) . '/preload.php, see README.md)'
                     : " (library {$lib}, header {$headerPath})";
-                throw new LoadException('cannot load libwxtoken through FFI: ' . $e->getMessage() . $hint, previous: $e);
+                $reason = str_starts_with($message, 'Failed loading') ? self::loaderReason($lib) : null;
+                if ($reason !== null && !str_contains($message, $reason)) {
+                    $message .= ": {$reason}";
+                }
+                throw new LoadException('cannot load libwxtoken through FFI: ' . $message . $hint, previous: $e);
             }
         }
         return [self::$loaded[$key], $via];
+    }
+
+    /**
+     * Why the dynamic loader refuses $lib (its dlerror(), such as "undefined symbol: ..."),
+     * which FFI's "Failed loading '...'" leaves out: asked again with the loader's own
+     * dlopen(). Null when that cannot be asked or the library loads after all.
+     */
+    private static function loaderReason(string $lib): ?string
+    {
+        try {
+            $dl = FFI::cdef('void *dlopen(const char *file, int mode); char *dlerror(void); int dlclose(void *handle);');
+            $handle = $dl->dlopen($lib, 1); // RTLD_LAZY, as FFI's own attempt
+            if ($handle !== null) {
+                $dl->dlclose($handle);
+                return null;
+            }
+            $error = $dl->dlerror();
+            return $error === null ? null : FFI::string($error);
+        } catch (\FFI\Exception) {
+            return null; // no dlopen in the process (Windows): the message stays as FFI gave it
+        }
     }
 
     private static function preloadMayBeActive(): bool
@@ -345,16 +392,16 @@ class WxToken
      * After a first call answered $status: on BUFFER_TOO_SMALL (the needed length is in
      * $this->len) retries once with a buffer that fits; else throws.
      *
-     * @param \Closure(CData, int): int $again
+     * @param \Closure(CData, int): int $again sensitive: it holds the secret or the bad token
      */
-    private function retryBigger(int $status, \Closure $again): string
+    private function retryBigger(int $status, #[\SensitiveParameter] \Closure $again): string
     {
         if ($status === self::BUFFER_TOO_SMALL) {
             $cap = $this->len->cdata + 1;
             $big = $this->ffi->new("char[{$cap}]");
             $status = $again($big, $cap);
             if ($status === self::OK) {
-                return FFI::string($big, $this->len->cdata);
+                return self::take($big, $this->len->cdata);
             }
         }
         throw $this->failure($status);
@@ -388,39 +435,31 @@ class WxToken
         return FFI::string($buf); // still too long: the library left it truncated
     }
 
-    private function isBadToken(?int $errcode): bool
+    private static function errcodeOfException(\Exception $e): mixed
     {
-        return $errcode !== null && $errcode !== 0
-            && $this->ffi->wxtoken_is_bad_token_errcode($errcode);
+        return $e instanceof WxTokenException ? $e->getErrcode() : $e->getCode();
     }
 
-    private static function errcodeOfException(\Exception $e): ?int
-    {
-        $code = $e instanceof WxTokenException ? $e->getErrcode() : $e->getCode();
-        return self::toErrcode($code);
-    }
-
-    private static function errcodeOfResult(mixed $result): ?int
+    private static function errcodeOfResult(mixed $result): mixed
     {
         if (is_array($result)) {
-            return self::toErrcode($result['errcode'] ?? null);
+            return $result['errcode'] ?? null;
         }
         if ($result instanceof \stdClass) {
-            return self::toErrcode($result->errcode ?? null);
+            return $result->errcode ?? null;
         }
         return null;
     }
 
-    /** An int, or a string of digits ("40001" from some HTTP clients); anything else: null. */
-    private static function toErrcode(mixed $code): ?int
+    /**
+     * The $len bytes of $buf as a string; then the bytes (and the NUL) are zeroed, so no
+     * token stays in a buffer that is reused, dumped or freed.
+     */
+    private static function take(CData $buf, int $len): string
     {
-        if (is_int($code)) {
-            return $code;
-        }
-        if (is_string($code) && preg_match('/^-?\d{1,18}$/', $code)) {
-            return (int) $code;
-        }
-        return null;
+        $text = FFI::string($buf, $len);
+        FFI::memset($buf, 0, $len + 1);
+        return $text;
     }
 
     private static function cString(mixed $value): string

@@ -55,7 +55,7 @@ final class CallTest extends TestCase
 
     public function testArrayFormBadTokenErrcodesRetry(): void
     {
-        foreach ([40001, 42001, 40014, '40001'] as $errcode) {
+        foreach ([40001, 42001, 40014, '40001', '42001'] as $errcode) {
             [$app, $appid] = $this->app();
             $seen = [];
             $result = $this->wx->call($app, function (string $token) use (&$seen, $errcode) {
@@ -79,6 +79,24 @@ final class CallTest extends TestCase
         $this->assertSame(2, $n);
         $this->assertInstanceOf(\stdClass::class, $result);
         $this->assertSame(2, Mock::fetches($appid));
+        // Some gateways send the errcode as a JSON string.
+        $n = 0;
+        $this->wx->call($app, function (string $token) use (&$n) {
+            return json_decode(++$n === 1 ? '{"errcode":"42001"}' : '{"ip_list":[]}');
+        });
+        $this->assertSame(2, $n);
+    }
+
+    /** The library's rule (wxtoken_is_bad_token_errcode and its _str twin), as Python's. */
+    public function testBadTokenErrcodeRuleIsTheLibrarys(): void
+    {
+        foreach ([40001, 40014, 42001, '40001', '40014', '42001'] as $errcode) {
+            $this->assertTrue($this->wx->isBadTokenErrcode($errcode), var_export($errcode, true));
+        }
+        foreach ([0, 40125, '40125', '', ' 40001', '40001 ', '+40001', '040001', '40001.0', "40001\0", '4e4',
+                  40001.0, true, null, [40001]] as $errcode) {
+            $this->assertFalse($this->wx->isBadTokenErrcode($errcode), var_export($errcode, true));
+        }
     }
 
     public function testThrowFormBadTokenErrcodesRetry(): void
@@ -132,7 +150,8 @@ final class CallTest extends TestCase
             $this->assertSame(1, $n, "thrown errcode {$errcode}");
         }
         // Arrays without an errcode, errcodes that are not numbers: not retried either.
-        foreach ([['errcode' => 'forty'], ['code' => 40001], [40001], ['errcode' => 40001.0]] as $answer) {
+        foreach ([['errcode' => 'forty'], ['code' => 40001], [40001], ['errcode' => 40001.0], ['errcode' => ' 40001'],
+                  ['errcode' => '040001'], ['errcode' => true]] as $answer) {
             $n = 0;
             $this->assertSame($answer, $this->wx->call($app, function (string $t) use (&$n, $answer) {
                 $n++;

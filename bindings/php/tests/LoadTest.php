@@ -71,6 +71,28 @@ final class LoadTest extends \PHPUnit\Framework\TestCase
         $this->assertSame("FFI::cdef({$lib})", $wx->loadedVia());
     }
 
+    /** A library the dynamic loader refuses: the exception carries the loader's reason. */
+    public function testLoaderReasonIsInTheMessage(): void
+    {
+        $dir = sys_get_temp_dir() . '/wxtoken-load-' . bin2hex(random_bytes(4));
+        mkdir($dir);
+        try {
+            file_put_contents("{$dir}/libshort.so", 'not a shared library');
+            $e = $this->loadFailure(fn () => new WxToken("{$dir}/libshort.so"));
+            $this->assertStringContainsString("{$dir}/libshort.so: file too short", $e->getMessage());
+            // What a libpython-linked build gave: data symbols only the interpreter defines.
+            file_put_contents("{$dir}/py.c", "extern int PyExc_TypeError;\nint f(void) { return PyExc_TypeError; }\n");
+            exec('cc -shared -fPIC -o ' . escapeshellarg("{$dir}/libpy.so") . ' ' . escapeshellarg("{$dir}/py.c") . ' 2>&1', $out, $rc);
+            $this->assertSame(0, $rc, 'cc: ' . implode("\n", $out));
+            $e = $this->loadFailure(fn () => new WxToken("{$dir}/libpy.so"));
+            $this->assertStringContainsString('undefined symbol: PyExc_TypeError', $e->getMessage());
+            $this->assertStringContainsString("Failed loading '{$dir}/libpy.so'", $e->getMessage());
+        } finally {
+            array_map('unlink', glob("{$dir}/*") ?: []);
+            rmdir($dir);
+        }
+    }
+
     public function testMissingHeaderIsNamed(): void
     {
         putenv('WXTOKEN_HEADER=/nonexistent/wxtoken_ffi.h');
@@ -98,7 +120,8 @@ final class LoadTest extends \PHPUnit\Framework\TestCase
         $this->assertDoesNotMatchRegularExpression('/^\s*#/m', $text, 'no preprocessor lines');
         $this->assertStringNotContainsString('extern "C"', $text);
         foreach (['wxtoken_configure', 'wxtoken_get', 'wxtoken_invalidate', 'wxtoken_status_json', 'wxtoken_last_errcode',
-                  'wxtoken_last_error', 'wxtoken_version', 'wxtoken_status_name', 'wxtoken_is_bad_token_errcode'] as $fn) {
+                  'wxtoken_last_error', 'wxtoken_version', 'wxtoken_status_name', 'wxtoken_is_bad_token_errcode',
+                  'wxtoken_is_bad_token_errcode_str'] as $fn) {
             $this->assertStringContainsString($fn . '(', $text);
         }
         $ffi = \FFI::cdef($text, realpath(dirname(__DIR__, 3) . '/target/release/libwxtoken.so'));

@@ -27,8 +27,8 @@ def server_ips(token: str) -> dict[str, Any]:
         return answer
 
 # call() runs fn(token); on 40001/40014/42001 (returned in a dict, or raised as an
-# exception with an int `errcode` attribute) it invalidates that token and runs fn
-# once more with the new one.
+# exception with an `errcode` attribute; an int or its decimal str such as "40001",
+# as in every binding) it invalidates that token and runs fn once more.
 print(wxtoken.call(app, server_ips))
 
 # Someone else fetched a token (the old one now answers 40001): report it; however

@@ -19,6 +19,8 @@ class WxTokenError(Exception):
     errmsg: str
 
     def __init__(self, message: str = "", errcode: int = 0, errmsg: str | None = None) -> None:
+        # One argument: OSError's subclasses (TokenTimeout, NetworkError) would
+        # read (message, errcode) as (errno, strerror).
         super().__init__(message)
         self.errcode = errcode
         self.errmsg = message if errmsg is None else errmsg
@@ -53,14 +55,21 @@ class UpstreamError(WxTokenError):
     kind = "upstream"
 
 
-class NetworkError(WxTokenError):
-    """Could not connect to the platform, or the connection broke."""
+class NetworkError(WxTokenError, ConnectionError):
+    """Could not connect to the platform, or the connection broke.
+
+    Also a :class:`ConnectionError`, so code that already handles network
+    failures catches it.
+    """
 
     kind = "network"
 
 
-class TokenTimeout(WxTokenError):
-    """An upstream call, or the wait for a refresh (``wait_ms``), ran out of time."""
+class TokenTimeout(WxTokenError, TimeoutError):
+    """An upstream call, or the wait for a refresh (``wait_ms``), ran out of time.
+
+    Also a :class:`TimeoutError`, like the standard library's timeouts.
+    """
 
     kind = "timeout"
 

@@ -1,7 +1,9 @@
-//! The Python binding (`import wxtoken`), built by maturin with the `python`
-//! feature. Conversions only: every decision is the core's (DESIGN.md, "The
-//! public faces"). The interpreter is released (`detach`) around every call
-//! that can wait on the network, a lock or the store.
+//! The Python binding (`import wxtoken`), built by maturin (pyproject.toml)
+//! as a crate of its own, so that pyo3 never reaches the core crate and no
+//! Python build replaces the C library's libwxtoken.so. Conversions only:
+//! every decision is the core's (docs/design.md, "The public faces"). The
+//! interpreter is released (`detach`) around every call that can wait on
+//! the network, a lock or the store.
 //!
 //! Exceptions are plain Python classes (`wxtoken/_errors.py`), looked up once
 //! and raised as `cls(message, errcode, errmsg)`.
@@ -13,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
 
-use crate::{Attempt, Config, Error, ErrorKind};
+use wxtoken::{Attempt, Config, Error, ErrorKind};
 
 /// `wxtoken._errors.BY_KIND`: the exception class for each `ErrorKind::as_str`.
 static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
@@ -85,7 +87,7 @@ fn configure_app(
 ) -> PyResult<String> {
     let options = options_map(py, options)?;
     let (appid, secret) = (appid.as_deref(), secret.as_deref());
-    py.detach(|| Config::from_options(appid, secret, &options).and_then(crate::configure))
+    py.detach(|| Config::from_options(appid, secret, &options).and_then(wxtoken::configure))
         .map_err(|e| to_py_err(py, &e))
 }
 
@@ -93,11 +95,11 @@ fn configure_app(
 /// held (no allocation on the Rust side, no detach); only the slow path,
 /// which may wait for a refresh, lets other Python threads run.
 fn get_token_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString>> {
-    if let Some(token) = crate::with_fresh_token(app, |t| PyString::new(py, t)) {
+    if let Some(token) = wxtoken::with_fresh_token(app, |t| PyString::new(py, t)) {
         return Ok(token);
     }
     let token = py
-        .detach(|| crate::get(app))
+        .detach(|| wxtoken::get(app))
         .map_err(|e| to_py_err(py, &e))?;
     Ok(PyString::new(py, &token))
 }
@@ -108,14 +110,14 @@ fn invalidate_of<'py>(
     bad_token: &str,
 ) -> PyResult<Bound<'py, PyString>> {
     let token = py
-        .detach(|| crate::invalidate(app, bad_token))
+        .detach(|| wxtoken::invalidate(app, bad_token))
         .map_err(|e| to_py_err(py, &e))?;
     Ok(PyString::new(py, &token))
 }
 
 fn status_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyAny>> {
     let status = py
-        .detach(|| crate::status(app))
+        .detach(|| wxtoken::status(app))
         .map_err(|e| to_py_err(py, &e))?;
     to_python(py, &status)
 }
@@ -148,13 +150,17 @@ fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>>
     })
 }
 
-/// True when `errcode` is an int (not a bool) among `BAD_TOKEN_ERRCODES`.
+/// The core's rule (`wxtoken::is_bad_token_errcode_text`): an int (not a
+/// bool) or a decimal str among `BAD_TOKEN_ERRCODES`; nothing else counts.
 fn is_bad_errcode(errcode: &Bound<'_, PyAny>) -> bool {
+    if let Ok(text) = errcode.cast::<PyString>() {
+        return text.to_str().is_ok_and(wxtoken::is_bad_token_errcode_text);
+    }
     errcode.is_instance_of::<PyInt>()
         && !errcode.is_instance_of::<PyBool>()
         && errcode
             .extract::<i64>()
-            .is_ok_and(crate::is_bad_token_errcode)
+            .is_ok_and(wxtoken::is_bad_token_errcode)
 }
 
 /// A value returned by the business call: a dict or Mapping whose
@@ -170,8 +176,8 @@ fn returned_bad_token(value: &Bound<'_, PyAny>) -> bool {
     errcode.is_some_and(|e| is_bad_errcode(&e))
 }
 
-/// An exception raised by the business call: an int `errcode` attribute
-/// that is a bad-token code says the token was refused.
+/// An exception raised by the business call: an `errcode` attribute that
+/// is a bad-token code says the token was refused.
 fn raised_bad_token(py: Python<'_>, err: &PyErr) -> bool {
     err.value(py)
         .getattr("errcode")
@@ -200,14 +206,36 @@ fn call_of(py: Python<'_>, app: &str, f: &Bound<'_, PyAny>) -> PyResult<Py<PyAny
     }
     let f = f.clone().unbind();
     let outcome =
-        py.detach(|| crate::call(app, |token| Python::attach(|py| attempt(py, &f, token))));
+        py.detach(|| wxtoken::call(app, |token| Python::attach(|py| attempt(py, &f, token))));
     match outcome {
         Ok(returned_or_raised) => returned_or_raised,
         Err(e) => Err(to_py_err(py, &e)),
     }
 }
 
-/// Registers an app (or replaces its configuration) and returns its name.
+/// Registers an app (or replaces its configuration) and returns its name,
+/// the key the other functions take. Contacts nobody: the first token is
+/// fetched on first use.
+///
+/// appid, secret: the app's credentials (WeCom: corpid and corpsecret);
+/// None takes WXTOKEN_APPID / WXTOKEN_SECRET (or WXTOKEN_SECRET_FILE).
+///
+/// Keyword options (str, int or None; each left out falls back to its
+/// WXTOKEN_* variable, then to the default):
+///   name               the key callers pass (default: the appid)
+///   platform           "mp" (default) or "wecom"
+///   mode               "token" (cgi-bin/token, default) or "stable"
+///   api_base           the platform's base URL (http only on loopback)
+///   store              "memory", "file" (default), "file:/dir", "redis://..."
+///   refresh_margin_s   refresh this long before expiry (0..7200, default 300)
+///   timeout_ms         one upstream HTTP call (1..60000, default 5000)
+///   wait_ms            how long get_token waits for a refresh (0..600000,
+///                      default 10000)
+///   key_prefix         prefix of the store's keys
+///   redis_ca_file      CA bundle for rediss:// stores
+///   daily_fetch_budget token fetches allowed a day (1..2000, default 500)
+///
+/// Raises InvalidArgument for an unknown option or a bad value.
 #[pyfunction]
 #[pyo3(signature = (appid = None, secret = None, **options))]
 fn configure(
@@ -219,13 +247,17 @@ fn configure(
     configure_app(py, appid, secret, options)
 }
 
-/// A token the platform accepts now.
+/// A token the platform accepts now. A fresh one is a map lookup and a
+/// copy; otherwise this waits (at most wait_ms) for the one refresh in
+/// flight. Raises a WxTokenError subclass when no valid token can be had.
 #[pyfunction]
 fn get_token<'py>(py: Python<'py>, app: PyBackedStr) -> PyResult<Bound<'py, PyString>> {
     get_token_of(py, &app)
 }
 
-/// Reports `bad_token` as refused by a business call; returns the good token.
+/// Reports bad_token as refused by a business call (40001, 40014, 42001)
+/// and returns a good token: one refresh if bad_token is still current,
+/// else the current token with no upstream call.
 #[pyfunction]
 fn invalidate<'py>(
     py: Python<'py>,
@@ -235,20 +267,25 @@ fn invalidate<'py>(
     invalidate_of(py, &app, &bad_token)
 }
 
-/// The app's state as a dict (never the token or the secret).
+/// The app's state in this process as a dict: settings, token timings,
+/// refreshing, cooldown, last_error, stats. Never the token or the secret.
 #[pyfunction]
 fn status<'py>(py: Python<'py>, app: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
     status_of(py, &app)
 }
 
-/// Runs `fn(token)`; on a bad-token errcode, invalidates and runs it once more.
+/// Runs fn(token). When it returns a mapping whose "errcode", or raises an
+/// exception whose errcode attribute, is a bad-token errcode (an int or its
+/// decimal str, e.g. 40001 or "40001"), the token is invalidated and fn runs
+/// once more with the new one; that result goes back as it is.
 #[pyfunction]
 #[pyo3(name = "call")]
 fn call_fn(py: Python<'_>, app: PyBackedStr, r#fn: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     call_of(py, &app, r#fn)
 }
 
-/// One configured app: `Client(appid, secret, **options)`.
+/// One configured app: Client(appid, secret, **options) takes the
+/// arguments of configure() and holds the name it returns.
 #[pyclass(frozen, module = "wxtoken", name = "Client")]
 struct Client {
     name: String,
@@ -275,10 +312,12 @@ impl Client {
         &self.name
     }
 
+    /// A token the platform accepts now (see wxtoken.get_token).
     fn get_token<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
         get_token_of(py, &self.name)
     }
 
+    /// Reports bad_token as refused; returns a good token (see wxtoken.invalidate).
     fn invalidate<'py>(
         &self,
         py: Python<'py>,
@@ -287,14 +326,17 @@ impl Client {
         invalidate_of(py, &self.name, &bad_token)
     }
 
+    /// The app's state as a dict, never the token or secret (see wxtoken.status).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         status_of(py, &self.name)
     }
 
+    /// Runs fn(token), once more on a bad-token errcode (see wxtoken.call).
     fn call(&self, py: Python<'_>, r#fn: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         call_of(py, &self.name, r#fn)
     }
 
+    /// Shows the name only: never the token or the secret.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "wxtoken.Client(name={})",
@@ -307,10 +349,10 @@ impl Client {
 #[pyo3(name = "_wxtoken")]
 fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    m.add("__version__", crate::VERSION)?;
+    m.add("__version__", wxtoken::VERSION)?;
     m.add(
         "BAD_TOKEN_ERRCODES",
-        PyFrozenSet::new(py, crate::BAD_TOKEN_ERRCODES)?,
+        PyFrozenSet::new(py, wxtoken::BAD_TOKEN_ERRCODES)?,
     )?;
     m.add_function(wrap_pyfunction!(configure, m)?)?;
     m.add_function(wrap_pyfunction!(get_token, m)?)?;
