@@ -3,7 +3,7 @@
 //! Python build replaces the C library's libwxtoken.so. Conversions only:
 //! every decision is the core's (docs/design.md, "The public faces"). The
 //! interpreter is released (`detach`) around every call that can wait on
-//! the network, a lock or the store.
+//! the network, a lock or the store (tickets included).
 //!
 //! Exceptions are plain Python classes (`wxtoken/_errors.py`), looked up once
 //! and raised as `cls(message, errcode, errmsg)`.
@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
 
-use wxtoken::{Attempt, Config, Error, ErrorKind};
+use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
 /// `wxtoken._errors.BY_KIND`: the exception class for each `ErrorKind::as_str`.
 static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
@@ -120,6 +120,42 @@ fn status_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyAny>> {
         .detach(|| wxtoken::status(app))
         .map_err(|e| to_py_err(py, &e))?;
     to_python(py, &status)
+}
+
+/// A ticket kind by its name ("jsapi", "wx_card", "agent_config"); any
+/// other raises InvalidArgument with the core's message.
+fn ticket_kind(py: Python<'_>, kind: &str) -> PyResult<TicketKind> {
+    kind.parse::<TicketKind>().map_err(|e| to_py_err(py, &e))
+}
+
+/// Tickets are fetched with the token, over the network: the interpreter
+/// is released for the whole call.
+fn get_ticket_of<'py>(py: Python<'py>, app: &str, kind: &str) -> PyResult<Bound<'py, PyString>> {
+    let kind = ticket_kind(py, kind)?;
+    let ticket = py
+        .detach(|| wxtoken::get_ticket(app, kind))
+        .map_err(|e| to_py_err(py, &e))?;
+    Ok(PyString::new(py, &ticket))
+}
+
+fn invalidate_ticket_of<'py>(
+    py: Python<'py>,
+    app: &str,
+    kind: &str,
+    bad_ticket: &str,
+) -> PyResult<Bound<'py, PyString>> {
+    let kind = ticket_kind(py, kind)?;
+    let ticket = py
+        .detach(|| wxtoken::invalidate_ticket(app, kind, bad_ticket))
+        .map_err(|e| to_py_err(py, &e))?;
+    Ok(PyString::new(py, &ticket))
+}
+
+fn jssdk_config_of<'py>(py: Python<'py>, app: &str, url: &str) -> PyResult<Bound<'py, PyAny>> {
+    let config = py
+        .detach(|| wxtoken::jssdk_config(app, url))
+        .map_err(|e| to_py_err(py, &e))?;
+    to_python(py, &config.to_json())
 }
 
 /// A JSON value as the Python value `json.loads` would give.
@@ -284,6 +320,48 @@ fn call_fn(py: Python<'_>, app: PyBackedStr, r#fn: &Bound<'_, PyAny>) -> PyResul
     call_of(py, &app, r#fn)
 }
 
+/// The app's ticket of `kind` ("jsapi", "wx_card"; WeCom: "jsapi",
+/// "agent_config"), with the token's contract: a fresh one from memory, one
+/// fetch for every thread and process sharing the store. Raises
+/// InvalidArgument for an unknown kind or one the platform lacks.
+#[pyfunction]
+fn get_ticket<'py>(
+    py: Python<'py>,
+    app: PyBackedStr,
+    kind: PyBackedStr,
+) -> PyResult<Bound<'py, PyString>> {
+    get_ticket_of(py, &app, &kind)
+}
+
+/// Reports bad_ticket as refused (wx.config failed though signed right) and
+/// returns a good ticket: one refetch if bad_ticket is still current, else
+/// the current ticket with no upstream call.
+#[pyfunction]
+fn invalidate_ticket<'py>(
+    py: Python<'py>,
+    app: PyBackedStr,
+    kind: PyBackedStr,
+    bad_ticket: PyBackedStr,
+) -> PyResult<Bound<'py, PyString>> {
+    invalidate_ticket_of(py, &app, &kind, &bad_ticket)
+}
+
+/// The JS-SDK signature: SHA-1 (lower-case hex) of
+/// "jsapi_ticket=T&noncestr=N&timestamp=TS&url=URL", the URL's #fragment
+/// dropped. Pure: no app, no network.
+#[pyfunction]
+fn jssdk_signature(ticket: &str, noncestr: &str, timestamp: u64, url: &str) -> String {
+    wxtoken::jssdk_signature(ticket, noncestr, timestamp, url)
+}
+
+/// What the page at url passes to wx.config: {"appId", "timestamp",
+/// "nonceStr", "signature"}, signed with the app's jsapi_ticket and a fresh
+/// nonce.
+#[pyfunction]
+fn jssdk_config<'py>(py: Python<'py>, app: PyBackedStr, url: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
+    jssdk_config_of(py, &app, &url)
+}
+
 /// One configured app: Client(appid, secret, **options) takes the
 /// arguments of configure() and holds the name it returns.
 #[pyclass(frozen, module = "wxtoken", name = "Client")]
@@ -336,6 +414,26 @@ impl Client {
         call_of(py, &self.name, r#fn)
     }
 
+    /// The app's ticket of kind (see wxtoken.get_ticket).
+    fn get_ticket<'py>(&self, py: Python<'py>, kind: PyBackedStr) -> PyResult<Bound<'py, PyString>> {
+        get_ticket_of(py, &self.name, &kind)
+    }
+
+    /// Reports bad_ticket as refused; returns a good ticket (see wxtoken.invalidate_ticket).
+    fn invalidate_ticket<'py>(
+        &self,
+        py: Python<'py>,
+        kind: PyBackedStr,
+        bad_ticket: PyBackedStr,
+    ) -> PyResult<Bound<'py, PyString>> {
+        invalidate_ticket_of(py, &self.name, &kind, &bad_ticket)
+    }
+
+    /// The wx.config object for the page at url (see wxtoken.jssdk_config).
+    fn jssdk_config<'py>(&self, py: Python<'py>, url: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
+        jssdk_config_of(py, &self.name, &url)
+    }
+
     /// Shows the name only: never the token or the secret.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
@@ -359,6 +457,10 @@ fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(invalidate, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;
     m.add_function(wrap_pyfunction!(call_fn, m)?)?;
+    m.add_function(wrap_pyfunction!(get_ticket, m)?)?;
+    m.add_function(wrap_pyfunction!(invalidate_ticket, m)?)?;
+    m.add_function(wrap_pyfunction!(jssdk_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(jssdk_config, m)?)?;
     m.add_class::<Client>()?;
     Ok(())
 }

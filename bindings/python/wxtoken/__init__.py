@@ -8,6 +8,8 @@
     token = wxtoken.invalidate(app, token)
     # Or let wxtoken do that dance: fn(token) is retried once on a bad token.
     result = wxtoken.call(app, lambda token: my_api(token))
+    # JS-SDK: the object a page at `url` passes to wx.config.
+    config = wxtoken.jssdk_config(app, url)
 
 The token logic lives in the Rust core; this package only converts types.
 """
@@ -31,8 +33,12 @@ from wxtoken._wxtoken import (
     __version__,
     call,
     configure,
+    get_ticket,
     get_token,
     invalidate,
+    invalidate_ticket,
+    jssdk_config,
+    jssdk_signature,
     status,
 )
 
@@ -53,7 +59,11 @@ __all__ = [
     "__version__",
     "call",
     "configure",
+    "get_ticket",
     "get_token",
     "invalidate",
+    "invalidate_ticket",
+    "jssdk_config",
+    "jssdk_signature",
     "status",
 ]

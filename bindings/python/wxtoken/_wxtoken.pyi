@@ -49,6 +49,35 @@ def call(app: str, fn: Callable[[str], _T]) -> _T:
     mapping's "errcode" or raised as an errcode attribute), invalidates and runs
     it once more."""
 
+#: A ticket kind: Official Accounts have "jsapi" and "wx_card"; WeCom has
+#: "jsapi" and "agent_config".
+TicketKind = Literal["jsapi", "wx_card", "agent_config"]
+
+class JssdkConfig(TypedDict):
+    """What a page passes to wx.config."""
+
+    appId: str
+    timestamp: int
+    nonceStr: str
+    signature: str
+
+def get_ticket(app: str, kind: TicketKind) -> str:
+    """The app's ticket of kind, with the token's contract (one fetch for every
+    thread and process sharing the store). Raises InvalidArgument for an unknown
+    kind or one the app's platform lacks."""
+
+def invalidate_ticket(app: str, kind: TicketKind, bad_ticket: str) -> str:
+    """Reports bad_ticket as refused; returns a good ticket (one refetch if
+    bad_ticket is still current, else the current one with no upstream call)."""
+
+def jssdk_signature(ticket: str, noncestr: str, timestamp: int, url: str) -> str:
+    """SHA-1 hex of "jsapi_ticket=T&noncestr=N&timestamp=TS&url=URL", the URL's
+    #fragment dropped. Pure: no app, no network."""
+
+def jssdk_config(app: str, url: str) -> JssdkConfig:
+    """The wx.config object for the page at url: {"appId", "timestamp",
+    "nonceStr", "signature"}, signed with the app's jsapi_ticket."""
+
 @final
 class Client:
     """One configured app: takes the arguments of configure(), holds its name."""
@@ -66,3 +95,9 @@ class Client:
         """The app's state, never the token or the secret (see status)."""
     def call(self, fn: Callable[[str], _T]) -> _T:
         """Runs fn(token), once more on a bad-token errcode (see call)."""
+    def get_ticket(self, kind: TicketKind) -> str:
+        """The app's ticket of kind (see get_ticket)."""
+    def invalidate_ticket(self, kind: TicketKind, bad_ticket: str) -> str:
+        """Reports bad_ticket as refused; returns a good ticket (see invalidate_ticket)."""
+    def jssdk_config(self, url: str) -> JssdkConfig:
+        """The wx.config object for the page at url (see jssdk_config)."""
