@@ -327,3 +327,70 @@ fn status_reads_the_store_without_a_secret() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Tickets from the command line: 12 `wxtoken ticket` processes at a cold
+/// start on one file store share one token fetch and one jsapi ticket
+/// fetch; `wxtoken jssdk` prints the wx.config object signed with it.
+#[test]
+fn twelve_ticket_processes_share_one_token_and_one_ticket_fetch() {
+    let id = appid("cliticket");
+    let server = mock_for(&id, 7200, 300);
+    let dir = std::env::temp_dir().join(format!("wxtoken-cli-ticket-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = format!("--store=file:{}", dir.display());
+    let children: Vec<Child> = (0..12)
+        .map(|_| {
+            wxtoken_cli(&server, &id, &["ticket", "--kind", "jsapi", &store])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let tickets: Vec<String> = children
+        .into_iter()
+        .map(|c| printed_token(c.wait_with_output().unwrap()))
+        .collect();
+    assert!(!tickets[0].is_empty());
+    assert!(
+        tickets.iter().all(|t| *t == tickets[0]),
+        "one ticket for the host"
+    );
+    assert_eq!(server.token_calls(&id), 1, "one token fetch");
+    let calls = |kind: &str| server.stats()["ticket_calls"][&id][kind].as_u64();
+    assert_eq!(calls("jsapi"), Some(1), "one jsapi ticket fetch");
+
+    let url = "https://example.com/page?x=1";
+    let out = printed_token(
+        wxtoken_cli(
+            &server,
+            &id,
+            &["jssdk", "--url", &format!("{url}#top"), &store],
+        )
+        .output()
+        .unwrap(),
+    );
+    let config: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(config["appId"], id.as_str());
+    let (nonce, ts) = (
+        config["nonceStr"].as_str().unwrap(),
+        config["timestamp"].as_u64().unwrap(),
+    );
+    assert_eq!(
+        config["signature"],
+        wxtoken::jssdk_signature(&tickets[0], nonce, ts, url).as_str()
+    );
+    assert_eq!(calls("jsapi"), Some(1), "jssdk took the shared ticket");
+
+    // An unknown kind: a usage error (exit 2), nothing fetched.
+    let out = wxtoken_cli(&server, &id, &["ticket", "--kind", "bogus", &store])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown ticket kind"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

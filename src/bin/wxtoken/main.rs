@@ -1,5 +1,5 @@
-//! The `wxtoken` command: token, invalidate and status for shell scripts and
-//! cron jobs, `serve`, the control server for every language, and `mock`,
+//! The `wxtoken` command: token, invalidate, status, ticket and jssdk for
+//! shell scripts and cron jobs, `serve`, the control server for every language, and `mock`,
 //! the offline WeChat simulator. Conversion only: all token logic is the
 //! library's. Arguments are parsed by clap; its errors are rewritten so that
 //! no argument's value is ever echoed (it may be a secret typed in the
@@ -69,6 +69,24 @@ enum Command {
         #[command(flatten)]
         app: AppArgs,
     },
+    /// Print the app's ticket of --kind (jsapi, wx_card; WeCom: jsapi, agent_config)
+    #[command(after_help = AFTER_HELP)]
+    Ticket {
+        /// jsapi, wx_card or agent_config
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        #[command(flatten)]
+        app: AppArgs,
+    },
+    /// Print the wx.config object (JSON) for the page at --url, signed with the jsapi ticket
+    #[command(after_help = AFTER_HELP)]
+    Jssdk {
+        /// The page's URL (its #fragment is not signed)
+        #[arg(long, value_name = "URL")]
+        url: String,
+        #[command(flatten)]
+        app: AppArgs,
+    },
     /// Print the app's state as JSON; without a secret (or with --all),
     /// what the store holds
     #[command(after_help = STATUS_HELP)]
@@ -89,7 +107,16 @@ enum Command {
     Mock(mock::MockArgs),
 }
 
-/// The app options of token, invalidate and status. Each is handed to the
+/// What a command that configures the app then does.
+enum Op {
+    Token,
+    Invalidate(Option<String>),
+    Status,
+    Ticket(String),
+    Jssdk(String),
+}
+
+/// The app options of token, invalidate, status, ticket and jssdk. Each is handed to the
 /// library as given (it falls back to WXTOKEN_*, checks ranges, and words
 /// the errors); numbers stay text so those messages are the library's.
 #[derive(Args)]
@@ -148,7 +175,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
-    let (cmd, app, bad_token) = match cli.command {
+    let (op, app) = match cli.command {
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::SUCCESS;
@@ -163,23 +190,25 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::Token(app)) => ("token", app, None),
+        Some(Command::Token(app)) => (Op::Token, app),
+        Some(Command::Ticket { kind, app }) => (Op::Ticket(kind), app),
+        Some(Command::Jssdk { url, app }) => (Op::Jssdk(url), app),
         Some(Command::Status { all, table, app }) => {
             if all || !has_secret(&app) {
                 return report(store_view(&app, all, table));
             }
-            ("status", app, None)
+            (Op::Status, app)
         }
         Some(Command::Invalidate {
             token,
             token_file,
             app,
         }) => match token_file.map(|p| read_token_file(&p)).transpose() {
-            Ok(from_file) => ("invalidate", app, from_file.or(token)),
+            Ok(from_file) => (Op::Invalidate(from_file.or(token)), app),
             Err(err) => return report(Err(err)),
         },
     };
-    report(run(cmd, app, bad_token))
+    report(run(op, app))
 }
 
 /// clap's help and version as clap prints them; its errors reworded so that
@@ -204,7 +233,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
         .map(|a| a.split(['=', ' ']).next().unwrap_or(a));
     let msg = match (e.kind(), flag) {
         (ClapKind::InvalidSubcommand, _) => "unknown command (the first argument must be token, \
-             invalidate, status, serve or mock; try: wxtoken --help)"
+             invalidate, status, ticket, jssdk, serve or mock; try: wxtoken --help)"
             .to_string(),
         (ClapKind::UnknownArgument, Some(flag)) => {
             format!("unknown flag '{flag}' (try: wxtoken --help)")
@@ -240,7 +269,7 @@ fn clap_exit(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(cmd: &str, app: AppArgs, bad_token: Option<String>) -> Result<String, Error> {
+fn run(op: Op, app: AppArgs) -> Result<String, Error> {
     let usage = |msg: &str| Error::new(ErrorKind::InvalidArgument, msg);
     if app.secret.is_some() {
         return Err(usage(
@@ -262,14 +291,18 @@ fn run(cmd: &str, app: AppArgs, bad_token: Option<String>) -> Result<String, Err
     };
     let cfg = Config::from_options(app.appid.as_deref(), secret.as_deref(), &options(&app))?;
     let name = wxtoken::configure(cfg)?;
-    match cmd {
-        "token" => wxtoken::get(&name).map(|t| t.to_string()),
-        "invalidate" => {
+    match op {
+        Op::Token => wxtoken::get(&name).map(|t| t.to_string()),
+        Op::Invalidate(bad_token) => {
             let bad = bad_token
                 .ok_or_else(|| usage("invalidate needs --token-file PATH (or --token T)"))?;
             wxtoken::invalidate(&name, &bad).map(|t| t.to_string())
         }
-        _ => wxtoken::status(&name).map(|s| serde_json::to_string_pretty(&s).unwrap_or_default()),
+        Op::Ticket(kind) => wxtoken::get_ticket(&name, kind.parse()?).map(|t| t.to_string()),
+        Op::Jssdk(url) => wxtoken::jssdk_config(&name, &url).map(|c| c.to_json().to_string()),
+        Op::Status => {
+            wxtoken::status(&name).map(|s| serde_json::to_string_pretty(&s).unwrap_or_default())
+        }
     }
 }
 
