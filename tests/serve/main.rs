@@ -18,4 +18,5 @@ mod connections;
 mod ha;
 mod reload;
 mod secrecy;
+mod tickets;
 mod tls;

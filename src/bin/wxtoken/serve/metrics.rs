@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 /// The route labels of the request counters (routes.rs names them).
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 12] = [
     "healthz",
     "readyz",
     "metrics",
@@ -16,6 +16,9 @@ const ROUTES: [&str; 9] = [
     "token",
     "invalidate",
     "status",
+    "ticket",
+    "ticket_invalidate",
+    "jssdk",
     "compat",
     "unknown",
 ];

@@ -15,7 +15,7 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHEN
 use hyper::{Method, Request, Response, StatusCode};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use wxtoken::{Error, ErrorKind};
+use wxtoken::{Error, ErrorKind, TicketKind};
 
 use super::auth;
 use super::config::{Client, Limits, ServeConfig};
@@ -102,6 +102,43 @@ impl Served {
     fn expires_in(&self) -> u64 {
         self.expires_at_ms.saturating_sub(now_ms()) / 1000
     }
+}
+
+/// One ticket as served: `{"ticket", "expires_in", "generation"}`, the
+/// generation the store's for that ticket.
+fn ticket_body(ticket: &str, generation: u64, expires_at_ms: u64) -> Value {
+    json!({
+        "ticket": ticket,
+        "expires_in": expires_at_ms.saturating_sub(now_ms()) / 1000,
+        "generation": generation,
+    })
+}
+
+/// The ticket's generation and expiry from the library's status, checked
+/// to be about that very ticket (a refetch may land between the calls).
+fn describe_ticket(
+    app: &str,
+    kind: TicketKind,
+    ticket: wxtoken::Token,
+) -> Result<(String, u64, u64), Error> {
+    let mut ticket = ticket;
+    for _ in 0..5 {
+        let status = wxtoken::status(app)?;
+        let again = wxtoken::get_ticket(app, kind)?;
+        if again.as_str() == ticket.as_str() {
+            let t = &status["tickets"][kind.as_str()]["token"];
+            return Ok((
+                ticket.to_string(),
+                t["generation"].as_u64().unwrap_or(0),
+                t["expires_at_ms"].as_u64().unwrap_or(0),
+            ));
+        }
+        ticket = again;
+    }
+    Err(Error::new(
+        ErrorKind::Upstream,
+        "the ticket changed five times while being described",
+    ))
 }
 
 /// A report that could refresh: when, which app, which generation.
@@ -252,6 +289,9 @@ enum Route<'a> {
     Token(&'a str),
     Invalidate(&'a str),
     Status(&'a str),
+    Ticket(&'a str, &'a str),
+    TicketInvalidate(&'a str, &'a str),
+    Jssdk(&'a str),
     Compat,
 }
 
@@ -266,6 +306,11 @@ impl<'a> Route<'a> {
             ["v1", "apps", name, "token"] => Route::Token(name),
             ["v1", "apps", name, "invalidate"] => Route::Invalidate(name),
             ["v1", "apps", name, "status"] => Route::Status(name),
+            ["v1", "apps", name, "tickets", kind] => Route::Ticket(name, kind),
+            ["v1", "apps", name, "tickets", kind, "invalidate"] => {
+                Route::TicketInvalidate(name, kind)
+            }
+            ["v1", "apps", name, "jssdk"] => Route::Jssdk(name),
             ["cgi-bin", "token"] => Route::Compat,
             _ => return None,
         })
@@ -273,7 +318,7 @@ impl<'a> Route<'a> {
 
     fn method(self) -> Method {
         match self {
-            Route::Invalidate(_) => Method::POST,
+            Route::Invalidate(_) | Route::TicketInvalidate(..) | Route::Jssdk(_) => Method::POST,
             _ => Method::GET,
         }
     }
@@ -287,6 +332,9 @@ impl<'a> Route<'a> {
             Route::Token(_) => "token",
             Route::Invalidate(_) => "invalidate",
             Route::Status(_) => "status",
+            Route::Ticket(..) => "ticket",
+            Route::TicketInvalidate(..) => "ticket_invalidate",
+            Route::Jssdk(_) => "jssdk",
             Route::Compat => "compat",
         }
     }
@@ -367,7 +415,12 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
                 .collect();
             return ok(json!({ "apps": apps }));
         }
-        Route::Token(a) | Route::Invalidate(a) | Route::Status(a) => a,
+        Route::Token(a)
+        | Route::Invalidate(a)
+        | Route::Status(a)
+        | Route::Ticket(a, _)
+        | Route::TicketInvalidate(a, _)
+        | Route::Jssdk(a) => a,
         _ => unreachable!("handled above"),
     };
     // Forbidden before unknown: a restricted client learns no app names.
@@ -381,6 +434,19 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
     if state.app(app).is_none() {
         return error(StatusCode::NOT_FOUND, "unknown_app", "no app of that name");
     }
+    let kind = match route {
+        Route::Ticket(_, k) | Route::TicketInvalidate(_, k) => match k.parse::<TicketKind>() {
+            Ok(kind) => Some(kind),
+            Err(_) => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "unknown_ticket_kind",
+                    "no ticket of that kind: jsapi, wx_card or agent_config",
+                )
+            }
+        },
+        _ => None,
+    };
     match route {
         Route::Token(_) => match shared.fresh(app, Served::body) {
             Some(body) => ok_text(body),
@@ -398,17 +464,30 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
             let client_name = client.name.clone();
             invalidate(shared, &state.limits, &client_name, app, req).await
         }
+        Route::Ticket(..) => {
+            let (name, kind) = (app.to_string(), kind.expect("parsed above"));
+            let got =
+                blocking(move || describe_ticket(&name, kind, wxtoken::get_ticket(&name, kind)?));
+            match got.await {
+                Ok((t, generation, expires_at_ms)) => {
+                    ok(ticket_body(&t, generation, expires_at_ms))
+                }
+                Err(e) => token_error(shared, app, &e),
+            }
+        }
+        Route::TicketInvalidate(..) => {
+            let client_name = client.name.clone();
+            let kind = kind.expect("parsed above");
+            invalidate_ticket(shared, &state.limits, &client_name, app, kind, req).await
+        }
+        Route::Jssdk(_) => jssdk(shared, &state.limits, app, req).await,
         _ => unreachable!("handled above"),
     }
 }
 
-async fn invalidate(
-    shared: &Shared,
-    limits: &Limits,
-    client: &str,
-    app: &str,
-    req: Request<Incoming>,
-) -> Response<Body> {
+/// The body of a POST as JSON: at most `max_body_bytes` (413), within the
+/// header timeout (408), JSON (400 malformed_json).
+async fn json_body(limits: &Limits, req: Request<Incoming>) -> Result<Value, Response<Body>> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -422,42 +501,131 @@ async fn invalidate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
-        return too_large();
+        return Err(too_large());
     }
     // A body dribbled in is bounded like the headers (slowloris).
     let read = Limited::new(req.into_body(), limits.max_body_bytes).collect();
-    let body = match tokio::time::timeout(Duration::from_millis(limits.header_timeout_ms), read)
-        .await
-    {
-        Err(_) => {
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the body did not arrive in time",
-            )
-        }
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "bad_request", "the body broke off"),
-    };
-    let bad = match serde_json::from_slice::<Value>(&body) {
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                "the body is not JSON",
-            )
-        }
-        Ok(v) => match v.get("bad_token").and_then(Value::as_str) {
-            Some(t) if !t.is_empty() => t.to_string(),
-            _ => {
-                return error(
+    let body =
+        match tokio::time::timeout(Duration::from_millis(limits.header_timeout_ms), read).await {
+            Err(_) => {
+                return Err(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the body did not arrive in time",
+                ))
+            }
+            Ok(Ok(b)) => b.to_bytes(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Ok(Err(_)) => {
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "bad_request",
-                    "the body must be {\"bad_token\": \"...\"}",
-                )
+                    "the body broke off",
+                ))
             }
-        },
+        };
+    serde_json::from_slice::<Value>(&body).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is not JSON",
+        )
+    })
+}
+
+/// A non-empty string field of a JSON body, else 400 bad_request.
+fn string_field(body: &Value, field: &str) -> Result<String, Response<Body>> {
+    match body.get(field).and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => Ok(t.to_string()),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            &format!("the body must be {{\"{field}\": \"...\"}}"),
+        )),
+    }
+}
+
+/// POST /v1/apps/{name}/tickets/{kind}/invalidate: as the token's, a
+/// report of the current ticket is rate-limited (one per generation per
+/// client, `invalidations_per_minute` in all); an old one costs nothing.
+async fn invalidate_ticket(
+    shared: &Shared,
+    limits: &Limits,
+    client: &str,
+    app: &str,
+    kind: TicketKind,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let bad = match json_body(limits, req)
+        .await
+        .and_then(|v| string_field(&v, "bad_ticket"))
+    {
+        Ok(bad) => bad,
+        Err(resp) => return resp,
+    };
+    let name = app.to_string();
+    let current = blocking(move || describe_ticket(&name, kind, wxtoken::get_ticket(&name, kind)?));
+    let (ticket, generation, expires_at_ms) = match current.await {
+        Ok(c) => c,
+        Err(e) => return token_error(shared, app, &e),
+    };
+    if ticket != bad {
+        return ok(ticket_body(&ticket, generation, expires_at_ms));
+    }
+    // The ticket's generations are its own: keyed apart from the token's.
+    let key = format!("{app}#{}", kind.as_str());
+    if !shared.admit_report(client, &key, generation, limits.invalidations_per_minute) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many invalidations from this client; try again in a minute",
+        );
+    }
+    let name = app.to_string();
+    let fresh = blocking(move || {
+        let t = wxtoken::invalidate_ticket(&name, kind, &bad)?;
+        describe_ticket(&name, kind, t)
+    });
+    match fresh.await {
+        Ok((t, generation, expires_at_ms)) => ok(ticket_body(&t, generation, expires_at_ms)),
+        Err(e) => token_error(shared, app, &e),
+    }
+}
+
+/// POST /v1/apps/{name}/jssdk with {"url"}: the wx.config object.
+async fn jssdk(
+    shared: &Shared,
+    limits: &Limits,
+    app: &str,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let url = match json_body(limits, req)
+        .await
+        .and_then(|v| string_field(&v, "url"))
+    {
+        Ok(url) => url,
+        Err(resp) => return resp,
+    };
+    let name = app.to_string();
+    match blocking(move || wxtoken::jssdk_config(&name, &url)).await {
+        Ok(c) => ok(c.to_json()),
+        Err(e) => token_error(shared, app, &e),
+    }
+}
+
+async fn invalidate(
+    shared: &Shared,
+    limits: &Limits,
+    client: &str,
+    app: &str,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let bad = match json_body(limits, req)
+        .await
+        .and_then(|v| string_field(&v, "bad_token"))
+    {
+        Ok(bad) => bad,
+        Err(resp) => return resp,
     };
     shared.metrics.report(app, "api");
     // Only a report of the current token can cause a fetch: those are the
