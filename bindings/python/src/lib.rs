@@ -358,7 +358,11 @@ fn jssdk_signature(ticket: &str, noncestr: &str, timestamp: u64, url: &str) -> S
 /// "nonceStr", "signature"}, signed with the app's jsapi_ticket and a fresh
 /// nonce.
 #[pyfunction]
-fn jssdk_config<'py>(py: Python<'py>, app: PyBackedStr, url: PyBackedStr) -> PyResult<Bound<'py, PyAny>> {
+fn jssdk_config<'py>(
+    py: Python<'py>,
+    app: PyBackedStr,
+    url: PyBackedStr,
+) -> PyResult<Bound<'py, PyAny>> {
     jssdk_config_of(py, &app, &url)
 }
 
@@ -415,7 +419,11 @@ impl Client {
     }
 
     /// The app's ticket of kind (see wxtoken.get_ticket).
-    fn get_ticket<'py>(&self, py: Python<'py>, kind: PyBackedStr) -> PyResult<Bound<'py, PyString>> {
+    fn get_ticket<'py>(
+        &self,
+        py: Python<'py>,
+        kind: PyBackedStr,
+    ) -> PyResult<Bound<'py, PyString>> {
         get_ticket_of(py, &self.name, &kind)
     }
 

@@ -485,9 +485,12 @@ async fn dispatch(shared: &Shared, route: Route<'_>, req: Request<Incoming>) -> 
     }
 }
 
+/// An answer that ends a request early (boxed: a response is large).
+type Refusal = Box<Response<Body>>;
+
 /// The body of a POST as JSON: at most `max_body_bytes` (413), within the
 /// header timeout (408), JSON (400 malformed_json).
-async fn json_body(limits: &Limits, req: Request<Incoming>) -> Result<Value, Response<Body>> {
+async fn json_body(limits: &Limits, req: Request<Incoming>) -> Result<Value, Refusal> {
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -501,47 +504,49 @@ async fn json_body(limits: &Limits, req: Request<Incoming>) -> Result<Value, Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
-        return Err(too_large());
+        return Err(Box::new(too_large()));
     }
     // A body dribbled in is bounded like the headers (slowloris).
     let read = Limited::new(req.into_body(), limits.max_body_bytes).collect();
     let body =
         match tokio::time::timeout(Duration::from_millis(limits.header_timeout_ms), read).await {
             Err(_) => {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::REQUEST_TIMEOUT,
                     "request_timeout",
                     "the body did not arrive in time",
-                ))
+                )))
             }
             Ok(Ok(b)) => b.to_bytes(),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Box::new(too_large()))
+            }
             Ok(Err(_)) => {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::BAD_REQUEST,
                     "bad_request",
                     "the body broke off",
-                ))
+                )))
             }
         };
     serde_json::from_slice::<Value>(&body).map_err(|_| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             "the body is not JSON",
-        )
+        ))
     })
 }
 
 /// A non-empty string field of a JSON body, else 400 bad_request.
-fn string_field(body: &Value, field: &str) -> Result<String, Response<Body>> {
+fn string_field(body: &Value, field: &str) -> Result<String, Refusal> {
     match body.get(field).and_then(Value::as_str) {
         Some(t) if !t.is_empty() => Ok(t.to_string()),
-        _ => Err(error(
+        _ => Err(Box::new(error(
             StatusCode::BAD_REQUEST,
             "bad_request",
             &format!("the body must be {{\"{field}\": \"...\"}}"),
-        )),
+        ))),
     }
 }
 
@@ -561,7 +566,7 @@ async fn invalidate_ticket(
         .and_then(|v| string_field(&v, "bad_ticket"))
     {
         Ok(bad) => bad,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let name = app.to_string();
     let current = blocking(move || describe_ticket(&name, kind, wxtoken::get_ticket(&name, kind)?));
@@ -604,7 +609,7 @@ async fn jssdk(
         .and_then(|v| string_field(&v, "url"))
     {
         Ok(url) => url,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let name = app.to_string();
     match blocking(move || wxtoken::jssdk_config(&name, &url)).await {
@@ -625,7 +630,7 @@ async fn invalidate(
         .and_then(|v| string_field(&v, "bad_token"))
     {
         Ok(bad) => bad,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     shared.metrics.report(app, "api");
     // Only a report of the current token can cause a fetch: those are the
