@@ -41,6 +41,19 @@ def test_help_of_configure_lists_every_option() -> None:
         assert re.search(rf"\b{name}\b", text), f"help(configure) does not mention {name}"
 
 
+FUNCTIONS = [
+    "configure",
+    "get_token",
+    "invalidate",
+    "status",
+    "call",
+    "get_ticket",
+    "invalidate_ticket",
+    "jssdk_signature",
+    "jssdk_config",
+]
+
+
 def test_signatures_are_introspectable() -> None:
     assert str(inspect.signature(wxtoken.configure)) == "(appid=None, secret=None, **options)"
     assert str(inspect.signature(wxtoken.get_token)) == "(app)"
@@ -48,9 +61,15 @@ def test_signatures_are_introspectable() -> None:
     assert str(inspect.signature(wxtoken.call)) == "(app, fn)"
     assert str(inspect.signature(wxtoken.Client)) == "(appid=None, secret=None, **options)"
     assert str(inspect.signature(wxtoken.Client.invalidate)) == "(self, /, bad_token)"
+    assert str(inspect.signature(wxtoken.get_ticket)) == "(app, kind)"
+    assert str(inspect.signature(wxtoken.invalidate_ticket)) == "(app, kind, bad_ticket)"
+    assert str(inspect.signature(wxtoken.jssdk_signature)) == "(ticket, noncestr, timestamp, url)"
+    assert str(inspect.signature(wxtoken.jssdk_config)) == "(app, url)"
+    assert str(inspect.signature(wxtoken.Client.get_ticket)) == "(self, /, kind)"
+    assert str(inspect.signature(wxtoken.Client.jssdk_config)) == "(self, /, url)"
 
 
-@pytest.mark.parametrize("name", ["configure", "get_token", "invalidate", "status", "call"])
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_every_function_has_a_docstring(name: str) -> None:
     doc = getattr(wxtoken, name).__doc__
     assert doc and len(doc.strip()) > 20, f"{name}: {doc!r}"
@@ -58,7 +77,16 @@ def test_every_function_has_a_docstring(name: str) -> None:
 
 def test_every_client_method_has_a_docstring() -> None:
     public = [n for n in dir(wxtoken.Client) if not n.startswith("_")]
-    assert set(public) >= {"name", "get_token", "invalidate", "status", "call"}
+    assert set(public) >= {
+        "name",
+        "get_token",
+        "invalidate",
+        "status",
+        "call",
+        "get_ticket",
+        "invalidate_ticket",
+        "jssdk_config",
+    }
     for name in public:
         doc = getattr(wxtoken.Client, name).__doc__
         assert doc and doc.strip(), f"Client.{name} has no docstring"
@@ -72,7 +100,7 @@ def test_the_stubs_document_what_the_module_has() -> None:
     fields = [n.target.id for n in options.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
     assert fields == core_option_names()
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert set(functions) == {"configure", "get_token", "invalidate", "status", "call"}
+    assert set(functions) == set(FUNCTIONS)
     client = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Client")
     methods = {n.name: n for n in client.body if isinstance(n, ast.FunctionDef)}
     for name, node in [*functions.items(), *((f"Client.{k}", v) for k, v in methods.items())]:
