@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use parking_lot::{Mutex, RwLock};
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::store::{FileStore, Store};
 use wxtoken::{Config, Record, StoreSpec};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 const APPID: &str = "wxbench0000000001";
 const FILE_APPID: &str = "wxbench0000000002";

@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::{Config, StoreSpec};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 const APPID: &str = "wxbench0000000005";
 const SECRET: &str = "bench-secret";

@@ -57,13 +57,13 @@ suite() {
 }
 
 suite "rustfmt" cargo fmt --all -- --check
-suite "clippy" cargo clippy --all-targets -- -D warnings
-# The Python extension is a workspace crate of its own (bindings/python).
-suite "clippy (python extension)" cargo clippy -p wxtoken-python --all-targets -- -D warnings
+# --workspace: the simulator (crates/wxtoken-mock) and the Python extension
+# (bindings/python) are linted too.
+suite "clippy" cargo clippy --workspace --all-targets -- -D warnings
 # Includes tests/redis and tests/redis_fork (each test starts its own
 # redis-server); scripts/test-redis.sh runs those alone.
-suite "cargo test (core, adversarial, Redis store)" cargo test --all-targets
-suite "doc tests" cargo test --doc
+suite "cargo test (core, adversarial, Redis store, simulator)" cargo test --workspace --exclude wxtoken-python --all-targets
+suite "doc tests" cargo test --workspace --exclude wxtoken-python --doc
 suite "C headers up to date" bash bindings/c/check-header.sh --build
 suite "C (shared, static, valgrind, install)" bash bindings/c/run-tests.sh
 suite "PHP (CLI FFI, php-fpm + opcache.preload)" bash bindings/php/run-tests.sh

@@ -21,8 +21,8 @@
 //! gate is taken before any lock (nested sections on one thread are free).
 //! A wait for another thread parks outside any section (see `cell.rs`).
 //!
-//! Every lock, lazy value and lock-like primitive in `src/` (outside the
-//! simulator, `src/mock`, which the child never calls), and why it is safe:
+//! Every lock, lazy value and lock-like primitive in `src/` (the simulator,
+//! `crates/wxtoken-mock`, is not part of the library), and why it is safe:
 //!
 //! | where | what | made safe by |
 //! |---|---|---|

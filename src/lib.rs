@@ -25,7 +25,6 @@ mod fork;
 mod inspect;
 mod log;
 mod meta;
-pub mod mock;
 mod policy;
 mod record;
 mod refresh;

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::{Config, StoreSpec};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 #[test]
 fn a_forked_child_keeps_the_token_and_refreshes_on_its_own() {

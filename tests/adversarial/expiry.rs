@@ -6,7 +6,7 @@
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use wxtoken::mock::Fault;
+use wxtoken_mock::Fault;
 
 use crate::support::*;
 

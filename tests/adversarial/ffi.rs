@@ -13,7 +13,7 @@ use wxtoken::ffi::{
     wxtoken_configure, wxtoken_configure_named, wxtoken_get, wxtoken_invalidate,
     wxtoken_last_error, wxtoken_status as S, wxtoken_status_json,
 };
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use crate::support::{appid, check, SECRET};
 

@@ -13,9 +13,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::{Fault, MockServer};
 use wxtoken::store::{FileStore, Store};
 use wxtoken::{ErrorKind, Record, StoreSpec};
+use wxtoken_mock::{Fault, MockServer};
 
 use crate::support::*;
 

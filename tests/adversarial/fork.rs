@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use wxtoken::mock::{Fault, MockApp, MockConfig, MockServer};
 use wxtoken::StoreSpec;
+use wxtoken_mock::{Fault, MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use wxtoken::ffi::{self, wxtoken_status as S};
-use wxtoken::mock::{Fault, MockApp, MockConfig, MockServer};
 use wxtoken::{Config, ErrorKind};
+use wxtoken_mock::{Fault, MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 
@@ -381,7 +381,7 @@ fn the_secret_file_is_read_up_to_4_kib() {
 #[test]
 fn unknown_arguments_are_not_echoed() {
     let typed = "demo-secret-not-real";
-    let cases: [&[&str]; 7] = [
+    let cases: [&[&str]; 11] = [
         &["token", typed],
         &["token", "--store", "memory", typed],
         &[typed],
@@ -389,6 +389,10 @@ fn unknown_arguments_are_not_echoed() {
         &["mock", typed],
         &["token", "--no-such-flag=demo-secret-not-real"],
         &["mock", "--bogus=demo-secret-not-real"],
+        &["mock", "--secret", typed],
+        &["mock", "--lifetime", typed],
+        &["mock", "--listen", typed],
+        &["mock", "--allow-ip", typed],
     ];
     for args in cases {
         let out = cli(

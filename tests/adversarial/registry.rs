@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::{Config, StoreSpec};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

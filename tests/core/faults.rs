@@ -4,8 +4,8 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::Fault;
 use wxtoken::ErrorKind;
+use wxtoken_mock::Fault;
 
 use crate::support::*;
 

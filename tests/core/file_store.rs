@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::{Fault, MockServer};
 use wxtoken::StoreSpec;
+use wxtoken_mock::{Fault, MockServer};
 
 use crate::support::*;
 

@@ -91,7 +91,7 @@ fn an_empty_bad_token_is_an_invalid_argument() {
 /// process) is answered for all that saw the same generation.
 #[test]
 fn a_same_token_answer_is_shared_by_every_cell_of_the_key() {
-    use wxtoken::mock::{MockApp, MockConfig, MockServer};
+    use wxtoken_mock::{MockApp, MockConfig, MockServer};
     let corp = appid("samecorp");
     let server = MockServer::start(MockConfig {
         apps: vec![MockApp::wecom(&corp, SECRET)],

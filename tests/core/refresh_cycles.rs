@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::Fault;
+use wxtoken_mock::Fault;
 
 use crate::support::*;
 

@@ -1,8 +1,8 @@
 //! Rejected credentials, IP and quota: a clear error, and the upstream is not
 //! hammered (the calls are counted).
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::ErrorKind;
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

@@ -3,8 +3,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use wxtoken::mock::{Fault, MockApp, MockConfig, MockServer};
 use wxtoken::Platform;
+use wxtoken_mock::{Fault, MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

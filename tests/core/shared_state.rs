@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

@@ -1,7 +1,7 @@
 //! Stable mode: independent callers share the platform's one stable token.
 
-use wxtoken::mock::MockServer;
 use wxtoken::Mode;
+use wxtoken_mock::MockServer;
 
 use crate::support::*;
 

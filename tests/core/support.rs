@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::{Config, StoreSpec};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 pub const SECRET: &str = "s3cret-Only-The-Test-Knows";
 

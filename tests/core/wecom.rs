@@ -1,5 +1,5 @@
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::Platform;
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use crate::support::*;
 

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use wxtoken::mock::MockServer;
 use wxtoken::StoreSpec;
+use wxtoken_mock::MockServer;
 
 use crate::fleet::cli;
 use crate::server::RedisServer;

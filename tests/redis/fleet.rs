@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::MockServer;
 use wxtoken::StoreSpec;
+use wxtoken_mock::MockServer;
 
 use crate::server::RedisServer;
 use crate::support::*;
@@ -102,7 +102,7 @@ fn a_leader_killed_mid_fetch_hands_over_after_its_lease() {
     let redis = RedisServer::start(&[]);
     let id = appid("rkill");
     let server = mock_for(&id, 7200, 300);
-    server.set_fault(wxtoken::mock::Fault::Slow(Duration::from_secs(20)), Some(1));
+    server.set_fault(wxtoken_mock::Fault::Slow(Duration::from_secs(20)), Some(1));
     let args = ["token", "--timeout-ms", "1000", "--wait-ms", "15000"];
     let mut leader = cli(&server, &id, &redis.url(), &args)
         .stdout(Stdio::null())

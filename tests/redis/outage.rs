@@ -244,7 +244,7 @@ fn gets_in_the_refresh_margin_make_no_redis_round_trip() {
     });
     let token = wxtoken::get(&app).unwrap();
     // The refresh the margin starts hangs upstream: the margin lasts.
-    server.set_fault(wxtoken::mock::Fault::Slow(Duration::from_secs(3)), None);
+    server.set_fault(wxtoken_mock::Fault::Slow(Duration::from_secs(3)), None);
     thread::sleep(Duration::from_millis(2100));
     let calls = |conn: &mut redis::Connection| -> u64 {
         let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();

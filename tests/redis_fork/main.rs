@@ -9,8 +9,8 @@ mod server;
 
 use std::time::{Duration, Instant};
 
-use wxtoken::mock::{MockApp, MockConfig, MockServer};
 use wxtoken::{Config, StoreSpec};
+use wxtoken_mock::{MockApp, MockConfig, MockServer};
 
 use server::RedisServer;
 
@@ -164,7 +164,7 @@ fn children_forked_during_a_storm_of_store_calls_never_hang() {
         wxtoken::configure(config("storm-file", StoreSpec::File(Some(dir.clone())))).unwrap();
     wxtoken::get(&redis_app).unwrap();
     wxtoken::get(&file_app).unwrap();
-    server.set_fault(wxtoken::mock::Fault::Slow(Duration::from_millis(20)), None);
+    server.set_fault(wxtoken_mock::Fault::Slow(Duration::from_millis(20)), None);
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hammers: Vec<_> = (0..4)
@@ -258,7 +258,7 @@ fn children_forked_during_a_storm_of_store_calls_never_hang() {
     for h in hammers.into_iter().chain(openers) {
         h.join().unwrap();
     }
-    server.set_fault(wxtoken::mock::Fault::None, None);
+    server.set_fault(wxtoken_mock::Fault::None, None);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(hung, 0, "{hung} of {FORKS} children hung on a lock");
     assert_eq!(

@@ -4,7 +4,7 @@
 use crate::harness::*;
 use crate::support::{appid, check, mock_for, SECRET};
 
-fn two_apps() -> (TempDir, wxtoken::mock::MockServer, String, Serve) {
+fn two_apps() -> (TempDir, wxtoken_mock::MockServer, String, Serve) {
     let dir = TempDir::new("api");
     let id = appid("api");
     let server = mock_for(&id, 7200, 300);

@@ -6,7 +6,7 @@ use std::sync::Barrier;
 use crate::harness::*;
 use crate::support::{appid, check, mock_for};
 
-fn one_app(tag: &str) -> (TempDir, wxtoken::mock::MockServer, String, Serve) {
+fn one_app(tag: &str) -> (TempDir, wxtoken_mock::MockServer, String, Serve) {
     let dir = TempDir::new(tag);
     let id = appid(tag);
     let server = mock_for(&id, 7200, 300);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::harness::*;
 use crate::support::{appid, mock_for};
 
-fn served(tag: &str, listen: &str, extra: &str) -> (TempDir, wxtoken::mock::MockServer, Serve) {
+fn served(tag: &str, listen: &str, extra: &str) -> (TempDir, wxtoken_mock::MockServer, Serve) {
     let dir = TempDir::new(tag);
     let id = appid(tag);
     let server = mock_for(&id, 7200, 300);

@@ -7,10 +7,10 @@ use crate::support::appid;
 fn sighup_adds_an_app_revokes_a_client_and_keeps_tokens() {
     let dir = TempDir::new("reload");
     let (id1, id2) = (appid("hup"), appid("hup"));
-    let server = wxtoken::mock::MockServer::start(wxtoken::mock::MockConfig {
+    let server = wxtoken_mock::MockServer::start(wxtoken_mock::MockConfig {
         apps: vec![
-            wxtoken::mock::MockApp::mp(&id1, crate::support::SECRET),
-            wxtoken::mock::MockApp::mp(&id2, crate::support::SECRET),
+            wxtoken_mock::MockApp::mp(&id1, crate::support::SECRET),
+            wxtoken_mock::MockApp::mp(&id2, crate::support::SECRET),
         ],
         ..Default::default()
     })
@@ -71,7 +71,7 @@ fn sigterm_answers_the_request_in_flight_then_exits() {
     let id = appid("term");
     let server = crate::support::mock_for(&id, 7200, 300);
     server.set_fault(
-        wxtoken::mock::Fault::Slow(std::time::Duration::from_millis(1500)),
+        wxtoken_mock::Fault::Slow(std::time::Duration::from_millis(1500)),
         None,
     );
     let mut serve = Serve::start(
@@ -103,10 +103,10 @@ fn sigterm_answers_the_request_in_flight_then_exits() {
 fn sighup_removing_an_app_stops_its_refresh() {
     let dir = TempDir::new("remove");
     let (keep, gone) = (appid("keep"), appid("gone"));
-    let server = wxtoken::mock::MockServer::start(wxtoken::mock::MockConfig {
+    let server = wxtoken_mock::MockServer::start(wxtoken_mock::MockConfig {
         apps: vec![
-            wxtoken::mock::MockApp::mp(&keep, crate::support::SECRET),
-            wxtoken::mock::MockApp::mp(&gone, crate::support::SECRET),
+            wxtoken_mock::MockApp::mp(&keep, crate::support::SECRET),
+            wxtoken_mock::MockApp::mp(&gone, crate::support::SECRET),
         ],
         lifetime_s: 3,
         overlap_s: 1,

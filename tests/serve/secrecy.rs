@@ -1,7 +1,7 @@
 //! The app secret and the client keys never appear in an answer, in the
 //! metrics or in the log, even when the platform echoes the secret back.
 
-use wxtoken::mock::Fault;
+use wxtoken_mock::Fault;
 
 use crate::harness::*;
 use crate::support::{appid, mock_for, SECRET};

@@ -5,6 +5,7 @@
 //! no argument's value is ever echoed (it may be a secret typed in the
 //! wrong place).
 
+mod mock;
 mod serve;
 
 use std::io::Read;
@@ -84,12 +85,8 @@ enum Command {
     /// The central control server: apps and clients from one file (docs/serve.md)
     Serve(serve::ServeArgs),
     /// Run the offline WeChat simulator (see: wxtoken mock --help)
-    #[command(disable_help_flag = true)]
-    Mock {
-        /// The simulator's own options
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<String>,
-    },
+    #[command(long_about = mock::LONG_ABOUT)]
+    Mock(mock::MockArgs),
 }
 
 /// The app options of token, invalidate and status. Each is handed to the
@@ -156,9 +153,7 @@ fn main() -> ExitCode {
             let _ = Cli::command().print_help();
             return ExitCode::SUCCESS;
         }
-        Some(Command::Mock { args }) => {
-            return ExitCode::from(wxtoken::mock::run_cli(&args).clamp(0, 255) as u8)
-        }
+        Some(Command::Mock(args)) => return mock::run(&args),
         Some(Command::Serve(args)) => {
             return match serve::run(&args) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -220,6 +215,12 @@ fn clap_exit(e: clap::Error) -> ExitCode {
         (ClapKind::InvalidValue, Some(flag)) if matches!(e.get(ContextKind::InvalidValue), Some(ContextValue::String(v)) if v.is_empty()) =>
         {
             format!("{flag} needs a value")
+        }
+        // A value parser of ours: its message says what the flag takes,
+        // never what was given.
+        (ClapKind::ValueValidation, Some(flag)) if std::error::Error::source(&e).is_some() => {
+            let why = std::error::Error::source(&e).map(ToString::to_string);
+            format!("{flag}: {} (try: wxtoken --help)", why.unwrap_or_default())
         }
         (ClapKind::MissingRequiredArgument | ClapKind::MissingSubcommand, _) => {
             // Names only: clap's own text.
@@ -434,6 +435,17 @@ fn options(app: &AppArgs) -> Map<String, Value> {
         .collect()
 }
 
+/// Writes beside the target, then renames, so a reader never sees a partial file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::InvalidArgument => 2,
@@ -456,5 +468,18 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn port_file_is_written_whole() {
+        let dir = std::env::temp_dir().join(format!("wxtoken-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("url");
+        write_atomically(&path, "http://127.0.0.1:1").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "http://127.0.0.1:1"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -104,7 +104,7 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| Fatal(1, e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Fatal(1, e.to_string()))?;
     if let Some(path) = &args.addr_file {
-        write_atomically(path, &shown)
+        crate::write_atomically(path, &shown)
             .map_err(|e| Fatal(1, format!("cannot write {}: {e}", path.display())))?;
     }
     eprintln!("wxtoken serve: listening on {shown}");
@@ -407,10 +407,4 @@ fn fit_to_fd_limit(wanted: usize) -> usize {
         );
     }
     usable.min(wanted)
-}
-
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, path)
 }

@@ -96,12 +96,11 @@ pub(crate) fn handle(sh: &Shared, req: &Request, route: Route) -> Response {
     }
 }
 
-/// The answer to a request that could not be parsed.
+/// The answer to a request whose body could not be read (hyper answers a bad head).
 pub(crate) fn bad_request(e: &ReadError) -> Response {
     match e {
         ReadError::TooLarge => Response::json(413, &error_json(40097, "request too large")),
         ReadError::Malformed(why) => Response::json(400, &error_json(40097, why)),
-        ReadError::Closed => Response::json(400, &error_json(40097, "incomplete request")),
     }
 }
 

@@ -1,14 +1,19 @@
-//! `wxtoken mock`: the simulator as a process, for tests in other languages and for offline
-//! development. Secrets come from the environment or a file, never from argv (`ps` shows it).
+//! `wxtoken mock`: the simulator (crate wxtoken-mock) as a process, for tests
+//! in other languages and for offline development. Secrets come from the
+//! environment or a file, never from argv (`ps` shows it).
 
-use super::config::{MockApp, MockConfig, MockPlatform};
-use super::server::MockServer;
-use serde_json::Value;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-const HELP: &str = "\
+use clap::ArgAction;
+use serde_json::Value;
+use wxtoken_mock::{MockApp, MockConfig, MockPlatform, MockServer};
+
+/// The head of `wxtoken mock --help`; the one-line about, for `wxtoken
+/// --help`, is on the subcommand in main.rs.
+pub const LONG_ABOUT: &str = "\
 wxtoken mock: an offline simulator of the WeChat access_token APIs
 
 Serves, over plain HTTP (loopback by default), what api.weixin.qq.com and qyapi.weixin.qq.com do:
@@ -20,24 +25,10 @@ Serves, over plain HTTP (loopback by default), what api.weixin.qq.com and qyapi.
 with the platform's rules: each classic fetch supersedes the previous token after an
 overlap (then 40001), expired tokens get 42001, unknown ones 40014, a daily quota (45009),
 stable tokens reused until their last overlap window, force refresh spacing and limits,
-one WeCom token per (corpid, secret), and the platform's error codes.
+one WeCom token per (corpid, secret), and the platform's error codes.";
 
-USAGE:
-  wxtoken mock [OPTIONS]
-
-OPTIONS:
-  --listen ADDR       address to listen on (default 127.0.0.1:0 = a free port; a bare
-                      port number means 127.0.0.1:PORT)
-  --lifetime S        expires_in of issued tokens, in seconds (default 7200)
-  --overlap S         classic: how long a superseded token still works; stable: the final
-                      window in which a normal call renews (default 300)
-  --quota N           classic token fetches per app per day (default 2000)
-  --token-len N       length of issued tokens (default 136, 24..=16384)
-  --allow-ip IP       caller IP allow-list, repeatable (others get 40164 / 60020)
-  --apps-file FILE    JSON array of apps: [{\"appid\":\"..\",\"secret\":\"..\",\"platform\":\"mp|wecom\"}]
-  --port-file FILE    write the base URL there once listening (atomically, via rename)
-  -h, --help          this text
-
+/// The end of `wxtoken mock --help`.
+const AFTER_HELP: &str = "\
 APPS: from --apps-file, plus WXTOKEN_APPID + WXTOKEN_SECRET (+ WXTOKEN_PLATFORM) from the
 environment; with neither, the demo app appid wx0000000000demo, secret demo-secret-not-real.
 Secrets are never taken from the command line.
@@ -65,45 +56,72 @@ EXAMPLES:
   curl -X POST \"$URL/cgi-bin/stable_token\" -d '{\"grant_type\":\"client_credential\",\"appid\":\"wx0000000000demo\",\"secret\":\"demo-secret-not-real\"}'
   curl \"$URL/cgi-bin/getcallbackip?access_token=TOKEN\"
   curl -X POST \"$URL/mock/fault\" -d '{\"mode\":\"busy\",\"count\":2}'
-  curl \"$URL/mock/stats\"
-";
+  curl \"$URL/mock/stats\"";
 
-/// What the command line asked for.
-#[derive(Debug)]
-enum Action {
-    Help,
-    Serve(MockConfig, Option<PathBuf>),
+/// The simulator's options. Values are checked by parsers whose messages
+/// name the flag and what it takes, never the value given.
+#[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP, disable_help_flag = true)]
+pub struct MockArgs {
+    /// Address to listen on (default 127.0.0.1:0 = a free port; a bare port
+    /// number means 127.0.0.1:PORT)
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    listen: Option<SocketAddr>,
+    /// expires_in of issued tokens, in seconds (default 7200)
+    #[arg(long, value_name = "S", value_parser = |v: &str| at_least(v, 1))]
+    lifetime: Option<u64>,
+    /// Classic: how long a superseded token still works; stable: the final
+    /// window in which a normal call renews (default 300)
+    #[arg(long, value_name = "S", value_parser = |v: &str| at_least(v, 0))]
+    overlap: Option<u64>,
+    /// Classic token fetches per app per day (default 2000)
+    #[arg(long, value_name = "N", value_parser = |v: &str| at_least(v, 0))]
+    quota: Option<u64>,
+    /// Length of issued tokens (default 136, 24..=16384)
+    #[arg(long, value_name = "N", value_parser = token_len)]
+    token_len: Option<usize>,
+    /// Caller IP allow-list, repeatable (others get 40164 / 60020)
+    #[arg(long, value_name = "IP", value_parser = parse_ip)]
+    allow_ip: Vec<IpAddr>,
+    /// JSON array of apps: [{"appid":"..","secret":"..","platform":"mp|wecom"}]
+    #[arg(long, value_name = "FILE")]
+    apps_file: Vec<PathBuf>,
+    /// Write the base URL there once listening (atomically, via rename)
+    #[arg(long, value_name = "FILE")]
+    port_file: Option<PathBuf>,
+    /// This text
+    #[arg(short, long, action = ArgAction::HelpLong)]
+    help: Option<bool>,
+    /// Refused: a secret on the command line is visible in ps.
+    #[arg(long, hide = true, num_args = 0..=1, value_name = "SECRET")]
+    secret: Option<Option<String>>,
 }
 
-/// Runs `wxtoken mock ARGS`; returns only on failure (2: bad usage, 1: cannot serve).
-pub fn run_cli(args: &[String]) -> i32 {
+/// Runs `wxtoken mock`; returns only on failure (2: bad usage, 1: cannot serve).
+pub fn run(args: &MockArgs) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match parse(args, &env) {
-        Ok(Action::Help) => {
-            print!("{HELP}");
-            0
-        }
-        Ok(Action::Serve(cfg, port_file)) => serve(cfg, port_file.as_deref()),
+    let cfg = match config(args, &env) {
+        Ok(cfg) => cfg,
         Err(msg) => {
             eprintln!("wxtoken mock: {msg}\nTry 'wxtoken mock --help'.");
-            2
+            return ExitCode::from(2);
         }
-    }
+    };
+    let msg = serve(cfg, args.port_file.as_deref());
+    eprintln!("wxtoken mock: {msg}");
+    ExitCode::from(1)
 }
 
-fn serve(cfg: MockConfig, port_file: Option<&Path>) -> i32 {
+/// Serves until killed; returns why it cannot.
+fn serve(cfg: MockConfig, port_file: Option<&Path>) -> String {
     let server = match MockServer::start(cfg.clone()) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("wxtoken mock: cannot listen on {}: {e}", cfg.listen);
-            return 1;
-        }
+        Err(e) => return format!("cannot listen on {}: {e}", cfg.listen),
     };
     let url = server.base_url();
     if let Some(path) = port_file {
-        if let Err(e) = write_atomically(path, &url) {
-            eprintln!("wxtoken mock: cannot write {}: {e}", path.display());
-            return 1;
+        if let Err(e) = crate::write_atomically(path, &url) {
+            return format!("cannot write {}: {e}", path.display());
         }
     }
     let mut out = std::io::stdout().lock();
@@ -122,72 +140,35 @@ fn serve(cfg: MockConfig, port_file: Option<&Path>) -> i32 {
     }
 }
 
-/// Writes beside the target, then renames, so a reader never sees a partial file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
+/// The simulator's configuration from the flags, the apps files and the
+/// environment (`env`, injected for tests).
+fn config(args: &MockArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<MockConfig, String> {
+    if args.secret.is_some() {
+        return Err(
+            "--secret: secrets are never taken from the command line (ps shows them); \
+             use WXTOKEN_SECRET or --apps-file"
+                .into(),
+        );
+    }
+    let defaults = MockConfig::default();
+    let mut apps = Vec::new();
+    for path in &args.apps_file {
+        apps.extend(read_apps_file(path)?);
+    }
+    apps.extend(env_app(env)?);
+    if apps.is_empty() {
+        apps.push(MockApp::demo());
+    }
+    Ok(MockConfig {
+        listen: args.listen.unwrap_or(defaults.listen),
+        apps,
+        lifetime_s: args.lifetime.unwrap_or(defaults.lifetime_s),
+        overlap_s: args.overlap.unwrap_or(defaults.overlap_s),
+        daily_quota: args.quota.unwrap_or(defaults.daily_quota),
+        token_len: args.token_len.unwrap_or(defaults.token_len),
+        allow_ips: (!args.allow_ip.is_empty()).then(|| args.allow_ip.clone()),
+        ..defaults
     })
-}
-
-/// Parses the arguments; `env` reads the environment (injected for tests).
-fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Action, String> {
-    let mut cfg = MockConfig {
-        apps: Vec::new(),
-        ..MockConfig::default()
-    };
-    let mut port_file = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if !arg.starts_with('-') {
-            // Not echoed: a stray positional argument might be a pasted secret.
-            return Err("unexpected positional argument".into());
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Ok(Action::Help);
-        }
-        if flag.to_ascii_lowercase().contains("secret") {
-            return Err(format!(
-                "{flag}: secrets are never taken from the command line (ps shows them); \
-                 use WXTOKEN_SECRET or --apps-file"
-            ));
-        }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag {
-            "--listen" => cfg.listen = parse_listen(&value()?)?,
-            "--lifetime" => cfg.lifetime_s = number(flag, &value()?, 1)?,
-            "--overlap" => cfg.overlap_s = number(flag, &value()?, 0)?,
-            "--quota" => cfg.daily_quota = number(flag, &value()?, 0)?,
-            "--token-len" => cfg.token_len = token_len(&value()?)?,
-            "--allow-ip" => {
-                let v = value()?;
-                let ip: IpAddr = v.parse().map_err(|_| format!("--allow-ip: bad IP {v:?}"))?;
-                cfg.allow_ips.get_or_insert_with(Vec::new).push(ip);
-            }
-            "--apps-file" => cfg.apps.extend(read_apps_file(Path::new(&value()?))?),
-            "--port-file" => port_file = Some(PathBuf::from(value()?)),
-            // The flag's name only, never its =value or a -x spelling: a secret may be pasted there.
-            _ if flag.starts_with("--") => return Err(format!("unknown option {flag:?}")),
-            _ => return Err("unexpected argument (its value is not shown)".into()),
-        }
-    }
-    cfg.apps.extend(env_app(env)?);
-    if cfg.apps.is_empty() {
-        cfg.apps.push(MockApp::demo());
-    }
-    Ok(Action::Serve(cfg, port_file))
 }
 
 fn parse_listen(v: &str) -> Result<SocketAddr, String> {
@@ -195,20 +176,24 @@ fn parse_listen(v: &str) -> Result<SocketAddr, String> {
         return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
     v.parse()
-        .map_err(|_| format!("--listen: expected IP:PORT or PORT, got {v:?}"))
+        .map_err(|_| "expected IP:PORT or PORT".to_string())
 }
 
-fn number(flag: &str, v: &str, min: u64) -> Result<u64, String> {
+fn parse_ip(v: &str) -> Result<IpAddr, String> {
+    v.parse().map_err(|_| "expected an IP address".to_string())
+}
+
+fn at_least(v: &str, min: u64) -> Result<u64, String> {
     match v.parse::<u64>() {
         Ok(n) if n >= min => Ok(n),
-        _ => Err(format!("{flag}: expected an integer >= {min}, got {v:?}")),
+        _ => Err(format!("expected an integer >= {min}")),
     }
 }
 
 fn token_len(v: &str) -> Result<usize, String> {
     match v.parse::<usize>() {
         Ok(n) if (24..=16_384).contains(&n) => Ok(n),
-        _ => Err(format!("--token-len: expected 24..=16384, got {v:?}")),
+        _ => Err("expected 24..=16384".to_string()),
     }
 }
 
@@ -275,25 +260,30 @@ fn parse_app(entry: &Value) -> Result<MockApp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        mock: MockArgs,
     }
 
     fn no_env(_: &str) -> Option<String> {
         None
     }
 
-    fn serve_cfg(list: &[&str], env: &dyn Fn(&str) -> Option<String>) -> MockConfig {
-        match parse(&args(list), env).unwrap() {
-            Action::Serve(cfg, _) => cfg,
-            Action::Help => panic!("help"),
-        }
+    fn parse(list: &[&str]) -> Result<MockArgs, clap::Error> {
+        let argv = std::iter::once("mock").chain(list.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.mock)
+    }
+
+    fn cfg(list: &[&str], env: &dyn Fn(&str) -> Option<String>) -> MockConfig {
+        config(&parse(list).unwrap(), env).unwrap()
     }
 
     #[test]
     fn flags_and_defaults() {
-        let cfg = serve_cfg(
+        let c = cfg(
             &[
                 "--listen",
                 "8099",
@@ -305,29 +295,46 @@ mod tests {
             ],
             &no_env,
         );
-        assert_eq!(cfg.listen.to_string(), "127.0.0.1:8099");
-        assert_eq!((cfg.lifetime_s, cfg.overlap_s, cfg.daily_quota), (10, 3, 5));
-        assert_eq!(cfg.apps, vec![MockApp::demo()]);
-        let cfg = serve_cfg(&["--allow-ip", "10.0.0.1", "--allow-ip", "::1"], &no_env);
-        assert_eq!(cfg.allow_ips.unwrap().len(), 2);
-        assert!(matches!(parse(&args(&["-h"]), &no_env), Ok(Action::Help)));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8099");
+        assert_eq!((c.lifetime_s, c.overlap_s, c.daily_quota), (10, 3, 5));
+        assert_eq!(c.apps, vec![MockApp::demo()]);
+        let d = MockConfig::default();
+        let c = cfg(&[], &no_env);
+        assert_eq!(
+            (c.listen, c.lifetime_s, c.token_len),
+            (d.listen, d.lifetime_s, d.token_len)
+        );
+        assert_eq!(c.allow_ips, None);
+        let c = cfg(&["--allow-ip", "10.0.0.1", "--allow-ip", "::1"], &no_env);
+        assert_eq!(c.allow_ips.unwrap().len(), 2);
+        let help = parse(&["-h"]).err().unwrap();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(
+            help.to_string().contains("/mock/stats"),
+            "-h is the long help"
+        );
     }
 
     #[test]
     fn bad_flags_and_secrets_on_argv_are_refused() {
         for bad in [
-            &["--secret", "x"][..],
-            &["--app-secret=x"],
+            &["--app-secret=x\""][..],
             &["--bogus"],
             &["--lifetime", "0"],
             &["--token-len", "5"],
             &["--listen", "nowhere"],
             &["--quota"],
             &["--allow-ip", "1.2.3"],
+            &["x\""],
         ] {
-            let err = parse(&args(bad), &no_env).unwrap_err();
-            assert!(!err.contains("x\""), "{err}");
+            let err = parse(bad).err().unwrap();
+            let kind = err.kind();
+            let source = std::error::Error::source(&err).map(ToString::to_string);
+            assert!(!source.unwrap_or_default().contains("x\""), "{kind:?}");
         }
+        let err = config(&parse(&["--secret", "TYPED"]).unwrap(), &no_env).unwrap_err();
+        assert!(err.contains("never taken from the command line") && !err.contains("TYPED"));
+        assert!(config(&parse(&["--secret"]).unwrap(), &no_env).is_err());
     }
 
     #[test]
@@ -338,10 +345,7 @@ mod tests {
             "WXTOKEN_PLATFORM" => Some("wecom".to_owned()),
             _ => None,
         };
-        assert_eq!(
-            serve_cfg(&[], &env).apps,
-            vec![MockApp::wecom("corp1", "s")]
-        );
+        assert_eq!(cfg(&[], &env).apps, vec![MockApp::wecom("corp1", "s")]);
         let apps = parse_apps(
             r#"[{"appid":"a","secret":"b"},{"appid":"c","secret":"d","platform":"wecom"}]"#,
         )
@@ -353,18 +357,5 @@ mod tests {
             "{err}"
         );
         assert!(parse_apps("{}").is_err());
-    }
-
-    #[test]
-    fn port_file_is_written_whole() {
-        let dir = std::env::temp_dir().join(format!("wxtoken-mock-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("url");
-        write_atomically(&path, "http://127.0.0.1:1").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "http://127.0.0.1:1"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
