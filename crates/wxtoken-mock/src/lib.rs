@@ -1,5 +1,5 @@
 //! Offline WeChat simulator: a small in-process HTTP/1.1 server that behaves like the
-//! platform's token endpoints (`wechat-api.md` section 7), so tests, benchmarks and demos
+//! platform's token endpoints (docs/wechat-api.md, section 7), so tests, benchmarks and demos
 //! can live through refresh cycles, quota exhaustion and failures in seconds, offline.
 //! It serves with hyper on a tokio runtime of its own thread, the stack of `wxtoken serve`;
 //! its API is synchronous. Not a dependency of the wxtoken library.

@@ -8,6 +8,7 @@ use super::http::{self, HttpResponse, MAX_REQUEST};
 use super::routes::{self, Route};
 use super::state::State;
 use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONNECTION};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -233,6 +234,13 @@ impl std::error::Error for Dropped {}
 /// Answers one request, or applies the armed fault to it. While a fault
 /// waits, hyper watches the connection: when the client leaves, this future
 /// is dropped, so a fault never outlives its client.
+///
+/// A token endpoint's answer closes its connection, so that every token
+/// call comes on a connection of its own, as it did before hyper: an HTTP
+/// client that sends a request on a reused connection and sees it dropped
+/// retries at once, silently (ureq does, for a GET), which would turn one
+/// attempt into two calls and change what `drop` with a count means.
+/// Other routes (checks, admin) keep the connection alive.
 async fn answer(
     shared: Arc<Shared>,
     peer: IpAddr,
@@ -261,14 +269,16 @@ async fn answer(
         Fault::Slow(d) => tokio::time::sleep(d).await,
         _ => {}
     }
-    if let Some(canned) = fault.canned() {
-        return Ok(canned.into_http());
+    let mut resp = match (fault.canned(), fault) {
+        (Some(canned), _) => canned.into_http(),
+        (None, Fault::Dribble(gap)) => routes::handle(&shared, &req, route).dribbled(gap),
+        (None, _) => routes::handle(&shared, &req, route).into_http(),
+    };
+    if route.endpoint().is_some() {
+        let close = HeaderValue::from_static("close");
+        resp.headers_mut().insert(CONNECTION, close);
     }
-    let resp = routes::handle(&shared, &req, route);
-    Ok(match fault {
-        Fault::Dribble(gap) => resp.dribbled(gap),
-        _ => resp.into_http(),
-    })
+    Ok(resp)
 }
 
 #[cfg(test)]
@@ -406,42 +416,59 @@ mod tests {
         assert_eq!(status, 404);
     }
 
+    /// A chunked body: `text` in two chunks.
+    fn chunked(text: &str) -> String {
+        let (a, b) = text.split_at(text.len() / 2);
+        format!(
+            "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+            a.len(),
+            b.len()
+        )
+    }
+
     #[test]
     fn keep_alive_chunked_bodies_and_expect_continue() {
         let srv = server();
         let mut s = connect(&srv);
         for _ in 0..3 {
-            ask_token(&mut s);
+            s.write_all(b"GET /mock/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
             let (head, body) = read_one(&mut s);
             assert!(head.starts_with("HTTP/1.1 200"), "{head}");
             assert!(!head.to_ascii_lowercase().contains("connection: close"));
-            assert!(serde_json::from_str::<Value>(&body).unwrap()["access_token"].is_string());
+            assert!(serde_json::from_str::<Value>(&body).unwrap()["token_calls"].is_object());
         }
-        let (a, b) = STABLE.split_at(10);
-        let chunked = format!(
-            "POST /cgi-bin/stable_token HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
-             {:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
-            a.len(),
-            b.len()
-        );
-        s.write_all(chunked.as_bytes()).unwrap();
+        let config = chunked(r#"{"lifetime_s":60}"#);
+        s.write_all(format!("POST /mock/config HTTP/1.1\r\n{config}").as_bytes())
+            .unwrap();
         let (_, body) = read_one(&mut s);
-        assert_eq!(
-            serde_json::from_str::<Value>(&body).unwrap()["expires_in"],
-            7200
-        );
-        let len = STABLE.len();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["config"]["lifetime_s"], 60, "{body}");
+        let supersede = r#"{"appid":"wxa"}"#;
+        let len = supersede.len();
         let head = format!(
-            "POST /cgi-bin/stable_token HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len}\r\n\r\n"
+            "POST /mock/supersede HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {len}\r\n\r\n"
         );
         s.write_all(head.as_bytes()).unwrap();
         let mut interim = [0u8; 25];
         s.read_exact(&mut interim).unwrap();
         assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
-        s.write_all(STABLE.as_bytes()).unwrap();
-        let (head, _) = read_one(&mut s);
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert_eq!(srv.stats()["requests"], 5, "one connection, five requests");
+        s.write_all(supersede.as_bytes()).unwrap();
+        let (_, body) = read_one(&mut s);
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["errcode"], 0);
+        // A token call is answered, then its connection closes.
+        let stable = chunked(STABLE);
+        s.write_all(format!("POST /cgi-bin/stable_token HTTP/1.1\r\n{stable}").as_bytes())
+            .unwrap();
+        let (head, body) = read_one(&mut s);
+        assert!(
+            head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["expires_in"], 60, "{body}");
+        assert_eq!(s.read(&mut [0u8; 1]).unwrap(), 0, "closed");
+        assert_eq!(srv.stats()["requests"], 6, "one connection, six requests");
     }
 
     #[test]
@@ -468,7 +495,9 @@ mod tests {
     #[test]
     fn drop_closes_a_keep_alive_connection_without_an_answer() {
         let srv = server();
-        let mut s = asking(&srv);
+        let mut s = connect(&srv);
+        s.write_all(b"GET /mock/stats HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let (head, _) = read_one(&mut s);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         srv.set_fault(Fault::Drop, Some(1));
