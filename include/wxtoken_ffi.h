@@ -39,6 +39,33 @@ wxtoken_status wxtoken_invalidate(const char *app,
 
 wxtoken_status wxtoken_status_json(const char *app, char *buf, size_t cap, size_t *len);
 
+wxtoken_status wxtoken_get_ticket(const char *app,
+                                  const char *kind,
+                                  char *buf,
+                                  size_t cap,
+                                  size_t *len);
+
+wxtoken_status wxtoken_invalidate_ticket(const char *app,
+                                         const char *kind,
+                                         const char *bad_ticket,
+                                         char *buf,
+                                         size_t cap,
+                                         size_t *len);
+
+wxtoken_status wxtoken_jssdk_signature(const char *ticket,
+                                       const char *noncestr,
+                                       uint64_t timestamp,
+                                       const char *url,
+                                       char *buf,
+                                       size_t cap,
+                                       size_t *len);
+
+wxtoken_status wxtoken_jssdk_config_json(const char *app,
+                                         const char *url,
+                                         char *buf,
+                                         size_t cap,
+                                         size_t *len);
+
 int64_t wxtoken_last_errcode(void);
 
 wxtoken_status wxtoken_last_error(char *buf, size_t cap);

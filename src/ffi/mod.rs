@@ -221,6 +221,173 @@ pub unsafe extern "C" fn wxtoken_status_json(
     })
 }
 
+/// Copies the app's ticket of `kind` into `buf` as `wxtoken_get` copies the
+/// token: a ticket the platform accepts now, NUL-terminated, its length
+/// (without the NUL) in `*len`.
+///
+/// - `kind`: "jsapi" (the JS-SDK's `wx.config`), "wx_card" (Official
+///   Accounts' card ticket) or "agent_config" (WeCom's `wx.agentConfig`).
+///   Any other text, or a kind the app's platform does not have, gives
+///   `WXTOKEN_INVALID_ARGUMENT` with the reason in `wxtoken_last_error`.
+/// - `app`, `buf`, `cap`, `len`: as for `wxtoken_get`. A ticket is about
+///   100 bytes; 512 bytes is ample.
+///
+/// The ticket has the token's whole contract: one upstream call per app and
+/// kind however many threads, processes or hosts ask at once, shared through
+/// the app's store, refreshed before it expires. Fetching it may first fetch
+/// the app's token.
+///
+/// Blocking: as for `wxtoken_get`. Thread safety: safe from any thread.
+/// Ownership: `buf` and `len` are caller-owned and not kept.
+///
+/// # Safety
+/// As for `wxtoken_get`; `kind` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_get_ticket(
+    app: *const c_char,
+    kind: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_get_ticket", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (app, kind) = unsafe { (arg_str(app, "app")?, arg_str(kind, "kind")?) };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let kind: crate::TicketKind = kind.parse()?;
+        let ticket = crate::get_ticket(app, kind)?;
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a
+        // writable `len`; `ticket` is the core's memory.
+        unsafe { out.write(&ticket, "ticket") }
+    })
+}
+
+/// Reports that a page's `wx.config` (or `wx.agentConfig`) failed with a
+/// signature made from `bad_ticket`, and copies a good ticket of `kind` into
+/// `buf`, as `wxtoken_invalidate` does for the token.
+///
+/// If `bad_ticket` is still the current ticket, exactly one refresh runs;
+/// if it has already changed, the current one is copied with no upstream
+/// call. An empty `bad_ticket` is `WXTOKEN_INVALID_ARGUMENT`. `kind` as for
+/// `wxtoken_get_ticket`.
+///
+/// Buffer rules as for `wxtoken_get`. `buf` may be the very buffer that
+/// holds `bad_ticket` (it is read before `buf` is written). On
+/// `WXTOKEN_BUFFER_TOO_SMALL` the invalidation has still taken effect.
+///
+/// Blocking: waits for the refresh, at most the app's `wait_ms`.
+/// Thread safety: safe from any thread. Ownership: the strings are only read
+/// during the call; `buf` and `len` are caller-owned and not kept.
+///
+/// # Safety
+/// As for `wxtoken_get_ticket`; `bad_ticket` is NULL or a NUL-terminated
+/// string, possibly inside `buf`.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_invalidate_ticket(
+    app: *const c_char,
+    kind: *const c_char,
+    bad_ticket: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_invalidate_ticket", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (app, kind, bad) = unsafe {
+            (
+                arg_str(app, "app")?,
+                arg_str(kind, "kind")?,
+                arg_str(bad_ticket, "bad_ticket")?,
+            )
+        };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let kind: crate::TicketKind = kind.parse()?;
+        let ticket = crate::invalidate_ticket(app, kind, bad)?;
+        // `bad` is not used past this point: `buf` may hold it (in-place use).
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a
+        // writable `len`; `ticket` is the core's memory.
+        unsafe { out.write(&ticket, "ticket") }
+    })
+}
+
+/// Copies the JS-SDK signature (40 lower-case hex digits, NUL-terminated;
+/// `*len` receives 40) into `buf`: SHA-1 of
+/// `jsapi_ticket=TICKET&noncestr=NONCESTR&timestamp=TIMESTAMP&url=URL`, with
+/// `url` cut at its first `#` (the fragment is never signed). WeCom's
+/// `wx.agentConfig` signs the same string with the agent_config ticket.
+///
+/// Buffer rules as for `wxtoken_get`; 41 bytes suffice. No argument may be
+/// NULL; none is checked beyond UTF-8 (the caller passes the page's values).
+///
+/// Pure: no network, no lock. Thread safety: safe from any thread.
+/// Ownership: the strings are only read during the call; `buf` and `len`
+/// are caller-owned and not kept.
+///
+/// # Safety
+/// `ticket`, `noncestr`, `url` are NULL or NUL-terminated strings; `buf`
+/// and `len` as for `wxtoken_get`, not overlapping the strings.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_jssdk_signature(
+    ticket: *const c_char,
+    noncestr: *const c_char,
+    timestamp: u64,
+    url: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_jssdk_signature", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (ticket, noncestr, url) = unsafe {
+            (
+                arg_str(ticket, "ticket")?,
+                arg_str(noncestr, "noncestr")?,
+                arg_str(url, "url")?,
+            )
+        };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let signature = crate::jssdk_signature(ticket, noncestr, timestamp, url);
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a writable `len`.
+        unsafe { out.write(&signature, "signature") }
+    })
+}
+
+/// Copies what a page passes to `wx.config` for `url` into `buf`, as a JSON
+/// object text (NUL-terminated; length without the NUL in `*len`):
+/// `{"appId":"...","nonceStr":"...","signature":"...","timestamp":N}`, with
+/// the app's appid (WeCom: the corpid), the current Unix time in seconds, a
+/// fresh 16-character nonce and the signature made with the app's jsapi
+/// ticket (fetched as `wxtoken_get_ticket` fetches it). The ticket itself
+/// is not in the text.
+///
+/// - `url`: the page's full URL; a `#fragment` is cut off before signing.
+/// - Buffer rules as for `wxtoken_get`; 256 bytes is ample. Each call makes
+///   a new nonce, so a size query followed by a second call gives a
+///   different text of the same length.
+///
+/// Blocking: as for `wxtoken_get_ticket`. Thread safety: safe from any
+/// thread. Ownership: `buf` and `len` are caller-owned and not kept.
+///
+/// # Safety
+/// As for `wxtoken_get`; `url` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_jssdk_config_json(
+    app: *const c_char,
+    url: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_jssdk_config_json", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (app, url) = unsafe { (arg_str(app, "app")?, arg_str(url, "url")?) };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let text = crate::jssdk_config(app, url)?.to_json().to_string();
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a writable `len`.
+        unsafe { out.write(&text, "JSSDK config JSON") }
+    })
+}
+
 /// The WeChat errcode of the calling thread's last failed wxtoken call
 /// (e.g. 40125 for a wrong secret), or 0 when there was none or it did not
 /// come from the platform. Successful calls leave it unchanged, as errno.

@@ -230,3 +230,122 @@ fn static_strings_and_pure_helpers() {
     assert!(!text(Some(c"40001.0")));
     assert!(!text(None));
 }
+
+const DOC_TICKET: &str =
+    "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg";
+
+#[test]
+fn jssdk_signature_gives_the_documented_vector() {
+    let (ticket, nonce) = (c(DOC_TICKET), c("Wm3WZYTPz0wzccnW"));
+    let url = c("http://mp.weixin.qq.com?params=value");
+    let with_fragment = c("http://mp.weixin.qq.com?params=value#frag");
+    let mut buf = [1 as c_char; 41];
+    let mut len = 0usize;
+    // SAFETY (every call below): valid or NULL pointers, buffers of the stated size.
+    unsafe {
+        for u in [&url, &with_fragment] {
+            let s = wxtoken_jssdk_signature(
+                p(&ticket),
+                p(&nonce),
+                1414587457,
+                p(u),
+                buf.as_mut_ptr(),
+                41,
+                &mut len,
+            );
+            assert_eq!(s, S::WXTOKEN_OK);
+            assert_eq!(len, 40);
+            assert_eq!(
+                CStr::from_ptr(buf.as_ptr()).to_str().unwrap(),
+                "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
+            );
+        }
+        let s = wxtoken_jssdk_signature(
+            p(&ticket),
+            p(&nonce),
+            1414587457,
+            p(&url),
+            buf.as_mut_ptr(),
+            40,
+            &mut len,
+        );
+        assert_eq!(s, S::WXTOKEN_BUFFER_TOO_SMALL);
+        assert_eq!((len, buf[0]), (40, 0));
+        let s = wxtoken_jssdk_signature(
+            p(&ticket),
+            ptr::null(),
+            1,
+            p(&url),
+            buf.as_mut_ptr(),
+            41,
+            &mut len,
+        );
+        assert_eq!(s, S::WXTOKEN_NULL_POINTER);
+        assert_eq!(
+            last_error(),
+            "invalid argument: argument 'noncestr' is NULL"
+        );
+        let bad = b"http://\xff\0";
+        let s = wxtoken_jssdk_signature(
+            p(&ticket),
+            p(&nonce),
+            1,
+            p(bad),
+            buf.as_mut_ptr(),
+            41,
+            &mut len,
+        );
+        assert_eq!(s, S::WXTOKEN_INVALID_UTF8);
+        assert_eq!(
+            last_error(),
+            "invalid argument: argument 'url' is not valid UTF-8"
+        );
+    }
+}
+
+#[test]
+fn ticket_functions_check_arguments_and_the_kind() {
+    let app = c("wxffi-nobody");
+    let (jsapi, wrong, t) = (c("jsapi"), c("JSAPI"), c("t"));
+    let mut buf = [0 as c_char; 64];
+    let mut len = 0usize;
+    // SAFETY (every call below): valid or NULL pointers, buffers of the stated size.
+    unsafe {
+        let s = wxtoken_get_ticket(p(&app), ptr::null(), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_NULL_POINTER);
+        assert_eq!(last_error(), "invalid argument: argument 'kind' is NULL");
+        let s = wxtoken_get_ticket(p(&app), p(&jsapi), buf.as_mut_ptr(), 64, ptr::null_mut());
+        assert_eq!(s, S::WXTOKEN_NULL_POINTER);
+        let s = wxtoken_get_ticket(p(&app), p(&wrong), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_INVALID_ARGUMENT);
+        assert!(
+            last_error().contains("unknown ticket kind 'JSAPI': jsapi, wx_card or agent_config"),
+            "{}",
+            last_error()
+        );
+        let s = wxtoken_get_ticket(p(&app), p(&jsapi), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_NOT_CONFIGURED);
+        let s = wxtoken_invalidate_ticket(
+            p(&app),
+            p(&jsapi),
+            ptr::null(),
+            buf.as_mut_ptr(),
+            64,
+            &mut len,
+        );
+        assert_eq!(s, S::WXTOKEN_NULL_POINTER);
+        assert_eq!(
+            last_error(),
+            "invalid argument: argument 'bad_ticket' is NULL"
+        );
+        let s =
+            wxtoken_invalidate_ticket(p(&app), p(&wrong), p(&t), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_INVALID_ARGUMENT);
+        let s = wxtoken_jssdk_config_json(p(&app), ptr::null(), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_NULL_POINTER);
+        assert_eq!(last_error(), "invalid argument: argument 'url' is NULL");
+        let url = c("https://example.com/");
+        let s = wxtoken_jssdk_config_json(p(&app), p(&url), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_NOT_CONFIGURED);
+    }
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The cross-language process tests (issue 6): C, PHP and Python workers from
-# demo/ sharing one file store. Needs the venv that bindings/python/run-tests.sh
-# builds (the wheel installed, pytest); builds the C worker itself.
+# demo/ sharing one file store; and (issue 12) the ticket workers of
+# tests/cross/workers/ asking for one jsapi ticket at once. Needs the venv
+# that bindings/python/run-tests.sh builds (the wheel installed, pytest);
+# builds the C workers itself.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -16,4 +18,6 @@ mkdir -p target/cross
 ln -sf "$root/target/release/libwxtoken.so" target/cross/libwxtoken.so.0 # the soname
 gcc -O2 -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude demo/worker.c -Ltarget/release -lwxtoken \
   -Wl,-rpath,"$root/target/cross" -o target/cross/worker
-CROSS_C_WORKER=$root/target/cross/worker exec "$venv/bin/pytest" -q -p no:cacheprovider tests/cross "$@"
+gcc -O2 -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude tests/cross/workers/ticket_worker.c -Ltarget/release \
+  -lwxtoken -Wl,-rpath,"$root/target/cross" -o target/cross/ticket_worker
+CROSS_C_WORKER=$root/target/cross/worker CROSS_C_TICKET_WORKER=$root/target/cross/ticket_worker exec "$venv/bin/pytest" -q -p no:cacheprovider tests/cross "$@"

@@ -357,9 +357,14 @@ static const char *PREFIX[NSTATUS] = {
     "invalid argument: argument '", "buffer too small: ", "internal error: ",
 };
 
-enum { F_CONFIGURE, F_NAMED, F_GET, F_INVALIDATE, F_STATUS, F_LAST_ERROR, F_PURE, F_ADMIN, NFUNC };
+enum {
+    F_CONFIGURE, F_NAMED, F_GET, F_INVALIDATE, F_STATUS, F_LAST_ERROR, F_PURE, F_ADMIN,
+    F_TICKET, F_INV_TICKET, F_SIGNATURE, F_JSSDK_CONFIG, NFUNC
+};
 static const char *FUNC_NAMES[NFUNC] = {"configure", "configure_named", "get", "invalidate",
-                                        "status_json", "last_error", "pure", "admin"};
+                                        "status_json", "last_error", "pure", "admin",
+                                        "get_ticket", "inval_ticket", "jssdk_signature",
+                                        "jssdk_config"};
 
 typedef struct {
     int id;
@@ -369,7 +374,7 @@ typedef struct {
     int64_t m_code;
     sb_t m_msg;
     /* The last token seen, and for which name. */
-    sb_t token, token_app;
+    sb_t token, token_app, ticket;
     char calm_name[32], calm_appid[32], calm_secret[64];
     int calm_ready;
     /* What the current call is, for reports and the watchdog. */
@@ -1268,6 +1273,199 @@ static void do_status(worker_t *w)
     arg_free(&app);
 }
 
+/* A ticket kind: the three names (*valid 1; the platform may still refuse
+ * one: INVALID_ARGUMENT), a wrong one (*valid 0), NULL or invalid UTF-8. */
+static arg_t gen_kind(worker_t *w, int *valid)
+{
+    static const char *good[] = {"jsapi", "wx_card", "agent_config"};
+    static const char *bad[] = {"JSAPI", "", "jsapi ", "card", "agent-config"};
+    size_t r = below(w, 100);
+    *valid = 0;
+    if (r < 70) {
+        *valid = 1;
+        return arg_str(good[r < 50 ? 0 : r < 60 ? 1 : 2]);
+    }
+    if (r < 85) {
+        return arg_str(bad[below(w, sizeof bad / sizeof bad[0])]);
+    }
+    if (r < 92) {
+        return arg_null();
+    }
+    sb_t b = {0};
+    sb_add(&b, "jsapi");
+    sb_add(&b, BAD_UTF8[below(w, sizeof BAD_UTF8 / sizeof BAD_UTF8[0])]);
+    arg_t a = arg_bytes(b.p, b.n);
+    free(b.p);
+    return a;
+}
+
+/* A ticket a success copied: printable, not the token. */
+static void check_ticket(worker_t *w, const out_t *o)
+{
+    if (o->lenv < 16 || o->lenv > 16384) {
+        violation(w, "a ticket of %zu bytes", o->lenv);
+    }
+    for (size_t i = 0; i < o->lenv; i++) {
+        unsigned char c = (unsigned char)o->buf[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            violation(w, "a ticket with byte 0x%02x at %zu", c, i);
+            break;
+        }
+    }
+    w->ticket.n = 0;
+    sb_raw(&w->ticket, o->buf, o->lenv);
+}
+
+/* wxtoken_get_ticket, or wxtoken_invalidate_ticket with a bad ticket that
+ * is the last one seen, random, empty, NULL or invalid UTF-8. */
+static void do_ticket(worker_t *w, int invalidate)
+{
+    int state, kind_valid;
+    arg_t app = gen_app(w, &state);
+    arg_t kind = gen_kind(w, &kind_valid);
+    arg_t bad = arg_null();
+    int bad_empty = 0;
+    if (invalidate) {
+        size_t r = below(w, 100);
+        if (r < 40 && w->ticket.n) {
+            bad = arg_bytes(w->ticket.p, w->ticket.n);
+        } else if (r < 70) {
+            sb_t b = {0};
+            random_bytes(w, &b, 1 + below(w, 200), 1);
+            bad = arg_bytes(b.p, b.n);
+            free(b.p);
+        } else if (r < 80) {
+            bad = arg_str("");
+            bad_empty = 1;
+        } else if (r < 90) {
+            bad = arg_bytes("tk\xff", 3);
+        } /* else NULL */
+    }
+    out_t o;
+    out_new(&o, w, w->ticket.n ? w->ticket.n : 100, 1);
+    out_snapshot(&o);
+    unsigned faults = arg_fault(&app, 0) | arg_fault(&kind, 0) |
+                      (invalidate ? arg_fault(&bad, 0) : 0) | out_fault(&o, 1);
+    unsigned allowed;
+    if (faults) {
+        allowed = faults;
+    } else if (!kind_valid) {
+        allowed = BIT(WXTOKEN_INVALID_ARGUMENT);
+    } else {
+        allowed = token_mask(state, 0, app.p && app.utf8 && app.seen == 0);
+        /* A kind the app's platform does not have; an empty bad ticket. */
+        allowed |= BIT(WXTOKEN_INVALID_ARGUMENT);
+        if (invalidate && state == 3) {
+            allowed |= BIT(WXTOKEN_QUOTA_EXHAUSTED); /* the fetch ceiling, as for tokens */
+        }
+        if (bad_empty) {
+            allowed = BIT(WXTOKEN_INVALID_ARGUMENT) |
+                      (state == 0 || state == 2 ? BIT(WXTOKEN_NOT_CONFIGURED) : 0);
+        }
+    }
+    w->what.n = 0;
+    sb_fmt(&w->what, "app=%.80s kind=%.20s bad=%s buf=%s cap=%zu len=%s",
+           app.p ? app.p : "NULL", kind.p ? kind.p : "NULL",
+           !invalidate ? "-" : bad.p ? "(given)" : "NULL", o.buf ? "buf" : "NULL", o.cap,
+           o.lenp ? "&len" : "NULL");
+    int f = invalidate ? F_INV_TICKET : F_TICKET;
+    begin(w, f);
+    wxtoken_status st = invalidate
+                            ? wxtoken_invalidate_ticket(app.p, kind.p, bad.p, o.buf, o.cap, o.lenp)
+                            : wxtoken_get_ticket(app.p, kind.p, o.buf, o.cap, o.lenp);
+    after(w, f, st, allowed);
+    if (out_check(w, &o, st, NULL)) {
+        check_ticket(w, &o);
+    }
+    out_free(&o);
+    arg_free(&app);
+    arg_free(&kind);
+    arg_free(&bad);
+}
+
+/* wxtoken_jssdk_signature with hostile strings (the documented vector now
+ * and then: an exact answer), or wxtoken_jssdk_config_json. */
+static void do_jssdk(worker_t *w)
+{
+    static const char *TICKET =
+        "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg";
+    static const char *URLS[] = {"http://mp.weixin.qq.com?params=value",
+                                 "http://mp.weixin.qq.com?params=value#frag"};
+    out_t o;
+    out_new(&o, w, 41, 1);
+    out_snapshot(&o);
+    w->what.n = 0;
+    if (chance(w, 50)) {
+        arg_t args[3];
+        int vector = chance(w, 30);
+        for (int i = 0; i < 3; i++) {
+            size_t r = below(w, 100);
+            if (vector) {
+                args[i] = arg_str(i == 0 ? TICKET : i == 1 ? "Wm3WZYTPz0wzccnW" : URLS[below(w, 2)]);
+            } else if (r < 60) {
+                sb_t b = {0};
+                random_bytes(w, &b, below(w, chance(w, 5) ? 70000 : 120), 1);
+                args[i] = arg_bytes(b.p ? b.p : "", b.n);
+                free(b.p);
+            } else if (r < 80) {
+                args[i] = arg_null();
+            } else {
+                args[i] = arg_bytes("x\xc0\x80", 3);
+            }
+        }
+        uint64_t ts = vector ? 1414587457u : (uint64_t)rnd(w);
+        unsigned faults =
+            arg_fault(&args[0], 0) | arg_fault(&args[1], 0) | arg_fault(&args[2], 0) | out_fault(&o, 1);
+        unsigned allowed = faults ? faults : BIT(WXTOKEN_OK) | BIT(WXTOKEN_BUFFER_TOO_SMALL);
+        sb_fmt(&w->what, "jssdk_signature vector=%d buf=%s cap=%zu len=%s", vector,
+               o.buf ? "buf" : "NULL", o.cap, o.lenp ? "&len" : "NULL");
+        begin(w, F_SIGNATURE);
+        wxtoken_status st =
+            wxtoken_jssdk_signature(args[0].p, args[1].p, ts, args[2].p, o.buf, o.cap, o.lenp);
+        after(w, F_SIGNATURE, st, allowed);
+        const char *want = vector ? "0f9de62fce790f9a083d5c99e95740ceb90c27ed" : NULL;
+        if (st == WXTOKEN_BUFFER_TOO_SMALL && o.lenp && o.lenv != 40) {
+            violation(w, "signature length %zu", o.lenv);
+        }
+        if (out_check(w, &o, st, want)) {
+            if (o.lenv != 40 || strspn(o.buf, "0123456789abcdef") != 40) {
+                violation(w, "signature '%.60s'", o.buf);
+            }
+        }
+        for (int i = 0; i < 3; i++) {
+            arg_free(&args[i]);
+        }
+        out_free(&o);
+        return;
+    }
+    out_free(&o);
+    int state;
+    arg_t app = gen_app(w, &state);
+    arg_t url = chance(w, 10) ? arg_null() : chance(w, 10) ? arg_bytes("u\xff", 2) : arg_str(URLS[below(w, 2)]);
+    out_new(&o, w, 200, 1);
+    out_snapshot(&o);
+    unsigned faults = arg_fault(&app, 0) | arg_fault(&url, 0) | out_fault(&o, 1);
+    unsigned allowed = token_mask(state, faults, app.p && app.utf8 && app.seen == 0);
+    sb_fmt(&w->what, "jssdk_config_json app=%.80s url=%s buf=%s cap=%zu len=%s",
+           app.p ? app.p : "NULL", url.p ? "(given)" : "NULL", o.buf ? "buf" : "NULL", o.cap,
+           o.lenp ? "&len" : "NULL");
+    begin(w, F_JSSDK_CONFIG);
+    wxtoken_status st = wxtoken_jssdk_config_json(app.p, url.p, o.buf, o.cap, o.lenp);
+    after(w, F_JSSDK_CONFIG, st, allowed);
+    if (out_check(w, &o, st, NULL)) {
+        if (strncmp(o.buf, "{\"appId\":\"", 10) != 0 || strstr(o.buf, "\"signature\":\"") == NULL ||
+            o.buf[o.lenv - 1] != '}') {
+            violation(w, "JSSDK config JSON: %.200s", o.buf);
+        }
+        if (w->token.n >= 24 && contains(o.buf, o.lenv, w->token.p)) {
+            violation(w, "JSSDK config JSON holds the token");
+        }
+    }
+    out_free(&o);
+    arg_free(&app);
+    arg_free(&url);
+}
+
 /* wxtoken_last_error with a random buffer: cut at a character boundary,
  * never changing what it reports. */
 static void do_last_error(worker_t *w)
@@ -1422,8 +1620,14 @@ static void *worker_main(void *arg)
             do_configure(w, 0);
         } else if (r < 22) {
             do_configure(w, 1);
-        } else if (r < 50) {
+        } else if (r < 42) {
             do_get(w);
+        } else if (r < 46) {
+            do_ticket(w, 0);
+        } else if (r < 48) {
+            do_ticket(w, 1);
+        } else if (r < 50) {
+            do_jssdk(w);
         } else if (r < 65) {
             do_invalidate(w);
         } else if (r < 77) {
@@ -1606,6 +1810,7 @@ int main(int argc, char **argv)
         free(w->m_msg.p);
         free(w->token.p);
         free(w->token_app.p);
+        free(w->ticket.p);
         free(w->what.p);
     }
     atomic_store(&g_done, 1);

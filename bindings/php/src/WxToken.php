@@ -171,6 +171,103 @@ class WxToken
     }
 
     /**
+     * The app's ticket of $kind, with the token's contract (one upstream call per app and
+     * kind for all the processes sharing the store, refreshed before it expires):
+     * 'jsapi' (the JS-SDK's wx.config), 'wx_card' (an Official Account's card ticket) or
+     * 'agent_config' (WeCom's wx.agentConfig).
+     *
+     * @throws InvalidArgumentException for an unknown kind or one the app's platform lacks
+     * @throws WxTokenException (a subclass) when no valid ticket can be had
+     */
+    public function getTicket(string $app, string $kind = 'jsapi'): string
+    {
+        self::noNul($app, 'app');
+        self::noNul($kind, 'kind');
+        $status = $this->ffi->wxtoken_get_ticket($app, $kind, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        if ($status === self::OK) {
+            return self::take($this->buf, $this->len->cdata);
+        }
+        return $this->retryBigger($status, fn (CData $buf, int $cap): int
+            => $this->ffi->wxtoken_get_ticket($app, $kind, $buf, $cap, $this->lenPtr));
+    }
+
+    /**
+     * Reports $badTicket as refused (a page's wx.config failed with its signature) and
+     * returns a good ticket of $kind: one refresh if $badTicket is still current, else the
+     * current ticket with no upstream call.
+     *
+     * @throws WxTokenException (a subclass)
+     */
+    public function invalidateTicket(string $app, string $kind, #[\SensitiveParameter] string $badTicket): string
+    {
+        self::noNul($app, 'app');
+        self::noNul($kind, 'kind');
+        self::noNul($badTicket, 'badTicket');
+        $status = $this->ffi->wxtoken_invalidate_ticket($app, $kind, $badTicket, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        if ($status === self::OK) {
+            return self::take($this->buf, $this->len->cdata);
+        }
+        return $this->retryBigger($status, fn (CData $buf, int $cap): int
+            => $this->ffi->wxtoken_invalidate_ticket($app, $kind, $badTicket, $buf, $cap, $this->lenPtr));
+    }
+
+    /**
+     * The JS-SDK signature (40 lower-case hex digits): SHA-1 of
+     * "jsapi_ticket=...&noncestr=...&timestamp=...&url=...", the URL without its #fragment.
+     * Pure: no network.
+     *
+     * @throws InvalidArgumentException for a negative timestamp or a NUL in a string
+     */
+    public function jssdkSignature(#[\SensitiveParameter] string $ticket, string $nonceStr, int $timestamp, string $url): string
+    {
+        self::noNul($ticket, 'ticket');
+        self::noNul($nonceStr, 'nonceStr');
+        self::noNul($url, 'url');
+        if ($timestamp < 0) {
+            throw new InvalidArgumentException("timestamp is negative: {$timestamp}");
+        }
+        $status = $this->ffi->wxtoken_jssdk_signature($ticket, $nonceStr, $timestamp, $url, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        if ($status === self::OK) {
+            return self::take($this->buf, $this->len->cdata);
+        }
+        throw $this->failure($status);
+    }
+
+    /**
+     * What a page passes to wx.config for $url (its full URL; a #fragment is not signed):
+     * the app's id, the current Unix time, a fresh nonce and the signature made with the
+     * app's jsapi ticket. The ticket itself is not in it.
+     *
+     * @return array{appId: string, timestamp: int, nonceStr: string, signature: string}
+     * @throws WxTokenException (a subclass)
+     */
+    public function jssdkConfig(string $app, string $url): array
+    {
+        self::noNul($app, 'app');
+        self::noNul($url, 'url');
+        $status = $this->ffi->wxtoken_jssdk_config_json($app, $url, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        $json = $status === self::OK
+            ? self::take($this->buf, $this->len->cdata)
+            : $this->retryBigger($status, fn (CData $buf, int $cap): int
+                => $this->ffi->wxtoken_jssdk_config_json($app, $url, $buf, $cap, $this->lenPtr));
+        try {
+            $decoded = json_decode($json, true, 4, JSON_THROW_ON_ERROR);
+        } catch (\JsonException $e) {
+            throw new InternalException('JSSDK config JSON from the library does not parse: ' . $e->getMessage(), previous: $e);
+        }
+        if (!is_array($decoded) || !is_string($decoded['appId'] ?? null) || !is_int($decoded['timestamp'] ?? null)
+            || !is_string($decoded['nonceStr'] ?? null) || !is_string($decoded['signature'] ?? null)) {
+            throw new InternalException('JSSDK config JSON from the library lacks appId, timestamp, nonceStr or signature');
+        }
+        return [
+            'appId' => $decoded['appId'],
+            'timestamp' => $decoded['timestamp'],
+            'nonceStr' => $decoded['nonceStr'],
+            'signature' => $decoded['signature'],
+        ];
+    }
+
+    /**
      * Runs $fn($token). If the business call reports a bad token, the token is invalidated
      * and $fn runs exactly once more with the new one; whatever that second run returns or
      * throws goes to the caller unchanged (no second retry).
