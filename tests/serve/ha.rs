@@ -7,23 +7,28 @@ use std::sync::Barrier;
 use crate::harness::*;
 use crate::redis_server::RedisServer;
 use crate::support::{appid, check, mock_for};
+use wxtoken_mock::MockServer;
+
+/// One `serve` instance of app "shop" on the shared Redis (a key prefix of
+/// its own per test), client "billing" with KEY_A.
+fn instance(redis: &RedisServer, server: &MockServer, id: &str, tag: &str) -> (TempDir, Serve) {
+    let dir = TempDir::new(tag);
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\nstore = \"{}\"\nkey_prefix = \"{id}\"\n{}{}",
+        redis.url(),
+        app_toml(&dir, "shop", id, &server.base_url()),
+        client_toml("billing", KEY_A, &["shop"]),
+    );
+    let serve = Serve::start(&dir, &toml);
+    (dir, serve)
+}
 
 #[test]
 fn two_instances_on_one_redis_fetch_once_and_agree() {
     let redis = RedisServer::start(&[]);
     let id = appid("ha");
     let server = mock_for(&id, 7200, 300);
-    let start = |tag: &str| {
-        let dir = TempDir::new(tag);
-        let toml = format!(
-            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\nkey_prefix = \"{id}\"\n{}{}",
-            redis.url(),
-            app_toml(&dir, "shop", &id, &server.base_url()),
-            client_toml("billing", KEY_A, &["shop"]),
-        );
-        let serve = Serve::start(&dir, &toml);
-        (dir, serve)
-    };
+    let start = |tag: &str| instance(&redis, &server, &id, tag);
     let (_da, a) = start("ha-a");
     let (_db, b) = start("ha-b");
 
@@ -79,17 +84,7 @@ fn forty_reports_over_two_instances_fetch_once_and_a_killed_one_loses_nothing() 
     let redis = RedisServer::start(&[]);
     let id = appid("ha40");
     let server = mock_for(&id, 7200, 300);
-    let start = |tag: &str| {
-        let dir = TempDir::new(tag);
-        let toml = format!(
-            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\nkey_prefix = \"{id}\"\n{}{}",
-            redis.url(),
-            app_toml(&dir, "shop", &id, &server.base_url()),
-            client_toml("billing", KEY_A, &["shop"]),
-        );
-        let serve = Serve::start(&dir, &toml);
-        (dir, serve)
-    };
+    let start = |tag: &str| instance(&redis, &server, &id, tag);
     let (_da, a) = start("ha40-a");
     let (_db, b) = start("ha40-b");
     let first = a.token("shop", KEY_A);
