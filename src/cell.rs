@@ -18,6 +18,7 @@ use crate::clock::{mono_ms, now_ms, precise_now_ms};
 use crate::config::{Config, Mode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::{self, Mutex};
+use crate::fresh::{self, FreshWord};
 use crate::log;
 use crate::policy;
 use crate::record::Record;
@@ -33,6 +34,8 @@ pub(crate) const STABLE_FORCE_SPACING_MS: u64 = 30_000;
 pub(crate) struct Cached {
     pub rec: Record,
     pub refresh_at_ms: u64,
+    /// Unique in the process: the fresh word names this token by it.
+    pub epoch: u64,
 }
 
 /// The one refresh of this cell in flight in this process, and what the
@@ -74,6 +77,10 @@ pub(crate) struct TokenCell {
     key: String,
     store: Arc<dyn Store>,
     current: ArcSwapOption<Cached>,
+    /// Unique in the process: whose token the app name's fresh word holds.
+    pub(crate) id: u64,
+    /// The app name's fresh word (none for a ticket, read by the clock).
+    fresh: Option<&'static FreshWord>,
     flight: Mutex<Flight>,
     stats: Stats,
     /// The app's access token, or a ticket fetched with it.
@@ -90,12 +97,19 @@ pub(crate) struct TokenCell {
 impl TokenCell {
     /// `ceiling` is the app name's (the registry keeps it): new settings,
     /// a new cell, the same fetch ceiling.
-    pub(crate) fn new(cfg: Config, store: Arc<dyn Store>, ceiling: Arc<Ceiling>) -> Arc<Self> {
+    pub(crate) fn new(
+        cfg: Config,
+        store: Arc<dyn Store>,
+        ceiling: Arc<Ceiling>,
+        fresh: &'static FreshWord,
+    ) -> Arc<Self> {
         Arc::new(TokenCell {
             key: cfg.store_key(),
             cfg,
             store,
             current: ArcSwapOption::empty(),
+            id: fresh::next_epoch(),
+            fresh: Some(fresh),
             flight: Mutex::default(),
             stats: Stats::new(ceiling),
             source: Source::Token,
@@ -131,6 +145,8 @@ impl TokenCell {
                     cfg,
                     store: self.store.clone(),
                     current: ArcSwapOption::empty(),
+                    id: fresh::next_epoch(),
+                    fresh: None,
                     flight: Mutex::default(),
                     stats: Stats::new(Arc::default()),
                     source: Source::Ticket {
@@ -182,6 +198,7 @@ impl TokenCell {
         cfg: Config,
         store: Arc<dyn Store>,
         ceiling: Arc<Ceiling>,
+        fresh: &'static FreshWord,
     ) -> Arc<Self> {
         let changed = cfg.differences(&old.cfg);
         log::info(format_args!(
@@ -191,7 +208,7 @@ impl TokenCell {
             cfg.name,
             changed.join(", ")
         ));
-        let mut cell = TokenCell::new(cfg, store, ceiling);
+        let mut cell = TokenCell::new(cfg, store, ceiling, fresh);
         if let Some(c) = Arc::get_mut(&mut cell) {
             c.replaced = Some((now_ms(), changed));
         }
@@ -400,6 +417,7 @@ impl TokenCell {
         let fresh = Arc::new(Cached {
             refresh_at_ms: rec.refresh_at_ms(margin),
             rec,
+            epoch: fresh::next_epoch(),
         });
         let mut adopted = false;
         self.current.rcu(|cur| match cur {
@@ -412,7 +430,27 @@ impl TokenCell {
                 Some(fresh.clone())
             }
         });
+        if adopted {
+            self.publish();
+        }
         adopted
+    }
+
+    /// Tells the app name's fresh word what this cell holds now (after
+    /// every change: the last to publish writes the latest token).
+    pub(crate) fn publish(&self) {
+        if let Some(word) = self.fresh {
+            let held = self.current.load();
+            word.publish(self.id, held.as_deref().map(|c| (c.epoch, c.refresh_at_ms)));
+        }
+    }
+
+    /// This thread's copy of the token of fresh word `word`, if it is still
+    /// the one this cell holds (for the thread-local cache in `fresh.rs`).
+    pub(crate) fn copy_of(&self, word: u64) -> Option<Arc<str>> {
+        let held = self.current.load();
+        let c = held.as_deref()?;
+        (c.epoch == fresh::epoch_of(word)).then(|| Arc::from(&*c.rec.token))
     }
 
     /// Starts a refresh unless one is in flight or the cell is cooling down.

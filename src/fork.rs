@@ -41,6 +41,8 @@
 //! | `store/redis/scripts.rs` | the scripts (Lazy) | forced inside a [`section`] when a store is opened, before any use |
 //! | `store/redis/link.rs` | the connection and its state | per generation (`Slot`): a child makes a new slot, with new mutexes, so a parent's held one is never its (held across network I/O, so not gated) |
 //! | `upstream/agent.rs` | the HTTP agent | an `ArcSwapOption` tagged with the generation; built outside any lock |
+//! | `fresh.rs` | a fresh word's owner and due time | [`Mutex`] (gate); readers only load the word; `ARMED` is cleared in the child handler |
+//! | `fresh.rs` | the per-thread token copies | a thread-local: no lock; a child keeps the forking thread's, valid for the same words |
 //! | `refresher.rs` | `RUNNING_IN` | an atomic claim (compare-exchange) instead of a lock around the spawn |
 //! | `log.rs` | `ENABLED` | an atomic read of the environment, no Lazy; lines go out in one write(2), not through std's stderr lock |
 //! | `clock.rs` | `START` (fallback only) | never used on Linux (the coarse clocks exist); noted, not gated |
@@ -147,6 +149,9 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     GENERATION.fetch_add(1, Ordering::SeqCst);
+    // The parent's marker thread is not in this image: readers go back to
+    // the clock until the child starts its own.
+    crate::fresh::disarm();
     // No other thread exists here, and none was inside a section.
     GATE.store(own_share(), Ordering::Release);
 }

@@ -22,6 +22,7 @@ mod config;
 mod error;
 pub mod ffi;
 mod fork;
+mod fresh;
 mod inspect;
 mod log;
 mod meta;
@@ -49,7 +50,7 @@ pub use error::{
 pub use inspect::inspect;
 pub use record::Record;
 pub use registry::{
-    call, configure, configure_all, get, get_ticket, invalidate, invalidate_ticket,
+    call, configure, configure_all, fresh_epoch, get, get_ticket, invalidate, invalidate_ticket,
     jssdk_agent_config, jssdk_config, status, unconfigure, with_fresh_token, with_token, Attempt,
 };
 pub use ticket::{jssdk_signature, JssdkConfig, TicketKind};

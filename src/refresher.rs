@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::fork;
+use crate::fresh;
 use crate::log;
 use crate::registry;
 
@@ -41,6 +42,19 @@ pub(crate) fn ensure_running() {
         let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
         log::info(format_args!(
             "cannot start the refresher thread: {}",
+            e.kind()
+        ));
+        return;
+    }
+    // Its own thread, doing no I/O: a refresher waiting on a store (a Redis
+    // that hangs) must not delay a fresh word's marking. If it cannot
+    // start, readers keep reading the clock (fresh.rs).
+    if let Err(e) = thread::Builder::new()
+        .name("wxtoken-marker".into())
+        .spawn(|| fresh::run_marker(registry::fresh_words))
+    {
+        log::info(format_args!(
+            "cannot start the marker thread (fresh reads use the clock): {}",
             e.kind()
         ));
     }

@@ -26,6 +26,7 @@ use crate::cell::TokenCell;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
+use crate::fresh::{self, FreshWord, Word};
 use crate::refresher;
 use crate::stats::Ceiling;
 use crate::store;
@@ -36,6 +37,11 @@ use crate::token::Token;
 struct Entry {
     hash: u64,
     name: Box<str>,
+    /// Configured names before this one: its slot in the readers'
+    /// thread-local caches.
+    index: usize,
+    /// The token's fresh word (see `fresh.rs`): what readers load.
+    fresh: FreshWord,
     /// None once unconfigured: the refresher skips it, calls get
     /// `NotConfigured`.
     cell: ArcSwapOption<TokenCell>,
@@ -57,6 +63,8 @@ struct Table {
 const FIRST_SLOTS: usize = 64;
 
 static TABLE: AtomicPtr<Table> = AtomicPtr::new(ptr::null_mut());
+/// Entries ever made (under WRITER): the next one's index.
+static ENTRIES: AtomicUsize = AtomicUsize::new(0);
 static WRITER: fork::Mutex<()> = fork::Mutex::new(());
 
 /// FxHash: app names come from the program's own configuration, not from an
@@ -188,24 +196,31 @@ fn apply(cfgs: Vec<Config>) -> std::result::Result<Vec<String>, (String, Error)>
         let _writer = WRITER.lock();
         for (cfg, store) in changed {
             let name = cfg.name.clone();
-            match find(&name) {
-                Some(e) => {
-                    let cell = match &*e.cell.load() {
-                        Some(old) => TokenCell::replacing(old, cfg, store, e.ceiling.clone()),
-                        None => TokenCell::new(cfg, store, e.ceiling.clone()),
-                    };
-                    replaced.push(e.cell.swap(Some(cell)));
-                }
+            let (e, new) = match find(&name) {
+                Some(e) => (e, false),
                 None => {
-                    let ceiling = Arc::<Ceiling>::default();
-                    let cell = TokenCell::new(cfg, store, ceiling.clone());
-                    insert(Box::leak(Box::new(Entry {
+                    let e: &'static Entry = Box::leak(Box::new(Entry {
                         hash: hash(&name),
                         name: name.as_str().into(),
-                        cell: ArcSwapOption::new(Some(cell)),
-                        ceiling,
-                    })));
+                        index: ENTRIES.fetch_add(1, Ordering::Relaxed),
+                        fresh: FreshWord::new(),
+                        cell: ArcSwapOption::empty(),
+                        ceiling: Arc::default(),
+                    }));
+                    (e, true)
                 }
+            };
+            let (ceiling, fresh) = (e.ceiling.clone(), &e.fresh);
+            let cell = match &*e.cell.load() {
+                Some(old) => TokenCell::replacing(old, cfg, store, ceiling, fresh),
+                None => TokenCell::new(cfg, store, ceiling, fresh),
+            };
+            // The old cell can no longer publish; the new one has no
+            // token until its first read adopts the store's.
+            e.fresh.hand_over(cell.id);
+            replaced.push(e.cell.swap(Some(cell)));
+            if new {
+                insert(e);
             }
         }
     }
@@ -221,6 +236,7 @@ pub fn unconfigure(app: &str) -> bool {
     let Some(e) = find(app) else { return false };
     let old = {
         let _writer = WRITER.lock();
+        e.fresh.hand_over(0);
         e.cell.swap(None)
     };
     old.is_some()
@@ -230,8 +246,10 @@ fn current(app: &str) -> Option<Arc<TokenCell>> {
     find(app)?.cell.load_full()
 }
 
-/// A token the platform accepts now. A fresh one costs a map lookup and a
-/// pointer load; see docs/design.md, "The contract".
+/// A token the platform accepts now. A fresh one costs a map lookup, one
+/// atomic load and this thread's own copy of the token (its reference count
+/// is this thread's: no cache line shared with other readers); see
+/// docs/design.md, "The contract".
 pub fn get(app: &str) -> Result<Token> {
     if let Some(fresh) = with_fresh_token(app, Arc::clone) {
         return Ok(Token(fresh));
@@ -242,26 +260,55 @@ pub fn get(app: &str) -> Result<Token> {
 /// Runs `f` on the token without copying it: the bindings copy it straight
 /// into the caller's buffer or string.
 pub fn with_token<R>(app: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
-    if let Some(cell) = find(app).map(|e| e.cell.load()) {
-        if let Some(cell) = &*cell {
-            let guard = cell.current_guard();
-            if let Some(token) = TokenCell::fresh_in(&guard) {
-                return Ok(f(token));
-            }
-        }
+    let mut f = Some(f);
+    // `f` is taken only when the fresh read runs it.
+    if let Some(Some(r)) = with_fresh_token(app, |t| f.take().map(|f| f(t))) {
+        return Ok(r);
     }
+    let f = f.expect("not run by the fresh read");
     let token = cell(app)?.get()?;
     Ok(f(&token))
 }
 
 /// Runs `f` on the token only if a fresh one is at hand, without blocking:
-/// None means "take the slow path" ([`get`]). Bindings that must let go of
-/// an interpreter lock before they may wait (Python's GIL) try this first.
+/// None (with `f` not run) means "take the slow path" ([`get`]). Bindings
+/// that must let go of an interpreter lock before they may wait (Python's
+/// GIL) try this first.
 #[inline]
 pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<R> {
-    let cell: Guard<Option<Arc<TokenCell>>> = find(app)?.cell.load();
+    let e = find(app)?;
+    let mut f = Some(f);
+    match e.fresh.read() {
+        Word::Fresh(w) => {
+            let fill = || e.cell.load().as_ref()?.copy_of(w);
+            if let Some(Some(r)) = fresh::with_cached(e.index, w, fill, |t| f.take().map(|f| f(t)))
+            {
+                return Some(r);
+            }
+        }
+        Word::Stale => return None,
+        Word::Unarmed => refresher::ensure_running(),
+    }
+    // No marker yet (or a nested read): the clock decides, as it did
+    // before fresh words.
+    let f = f?;
+    let cell: Guard<Option<Arc<TokenCell>>> = e.cell.load();
     let guard = cell.as_ref()?.current_guard();
     TokenCell::fresh_in(&guard).map(f)
+}
+
+/// A number naming the app's current token while it is fresh: the same
+/// number means the same token. None when no fresh token is at hand without
+/// the slow path, or when this process cannot tell (then read the token).
+/// Bindings keep their own copy of the token (a Python str, a PHP string)
+/// keyed by it. Read it *before* the token: a copy made after a number
+/// was read is at least as new as that number's token.
+#[inline]
+pub fn fresh_epoch(app: &str) -> Option<std::num::NonZeroU64> {
+    match find(app)?.fresh.read() {
+        Word::Fresh(w) => std::num::NonZeroU64::new(fresh::epoch_of(w)),
+        Word::Stale | Word::Unarmed => None,
+    }
 }
 
 /// Reports `bad_token` as refused by a business call (40001, 40014, 42001).
@@ -347,6 +394,13 @@ pub fn call<T>(app: &str, mut f: impl FnMut(&str) -> Attempt<T>) -> Result<T> {
                 Attempt::Done(v) | Attempt::BadToken(v) => Ok(v),
             }
         }
+    }
+}
+
+/// Every app name's fresh word, for the marker thread.
+pub(crate) fn fresh_words(visit: &mut dyn FnMut(&FreshWord)) {
+    for e in table().into_iter().flat_map(Table::entries) {
+        visit(&e.fresh);
     }
 }
 
