@@ -9,6 +9,7 @@ mod cold_start;
 mod configure;
 mod faults;
 mod file_store;
+mod fresh_read;
 mod invalidate;
 mod refresh_cycles;
 mod rejections;
