@@ -233,5 +233,121 @@ fn redis_store(c: &mut Criterion) {
     server.shutdown();
 }
 
-criterion_group!(benches, fresh_get, redis_store);
+/// N threads reading one app at once: ns per read per thread (reads/s per
+/// thread is its inverse), beside the same baselines read from N threads.
+/// A read path with no shared writes keeps its 1-thread figure at 2 threads
+/// on a 2-core machine (if the cores are free); one whose readers write a
+/// shared reference count does not.
+fn threads(c: &mut Criterion) {
+    const APP: &str = "wxbench0000000005";
+    let server = MockServer::start(MockConfig {
+        apps: vec![MockApp::mp(APP, SECRET)],
+        ..MockConfig::default()
+    })
+    .expect("simulator");
+    let mut cfg = Config::new(APP, SECRET);
+    cfg.api_base = server.base_url();
+    cfg.store = StoreSpec::Memory;
+    let app = wxtoken::configure(cfg).expect("configure");
+    let token: Arc<str> = wxtoken::get(&app).expect("first fetch").as_str().into();
+    // The marker arms the fresh word within its first pass.
+    while wxtoken::fresh_epoch(&app).is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let map: Arc<HashMap<String, Arc<str>>> = Arc::new([(app.clone(), token)].into());
+    let rw = Arc::new(RwLock::new((*map).clone()));
+
+    let mut group = c.benchmark_group("threads");
+    for n in [1usize, 2] {
+        let label = if n == 1 { "1 thread" } else { "2 threads" };
+        let app = app.clone();
+        group.bench_function(format!("wxtoken::get, {label}"), |b| {
+            let app = app.clone();
+            b.iter_custom(move |iters| {
+                on_threads(n, iters, {
+                    let app = app.clone();
+                    move || drop(black_box(wxtoken::get(black_box(&app)).unwrap()))
+                })
+            })
+        });
+        group.bench_function(format!("wxtoken::with_token, {label}"), |b| {
+            let app = app.clone();
+            b.iter_custom(move |iters| {
+                on_threads(n, iters, {
+                    let app = app.clone();
+                    move || {
+                        let mut buf = [0u8; 512];
+                        wxtoken::with_token(black_box(&app), |t| {
+                            buf[..t.len()].copy_from_slice(t.as_bytes());
+                        })
+                        .unwrap();
+                        black_box(&buf);
+                    }
+                })
+            })
+        });
+        group.bench_function(format!("baseline: HashMap + Arc clone, {label}"), |b| {
+            let (map, app) = (map.clone(), app.clone());
+            b.iter_custom(move |iters| {
+                on_threads(n, iters, {
+                    let (map, app) = (map.clone(), app.clone());
+                    move || {
+                        drop(black_box(
+                            map.get(black_box(app.as_str())).cloned().unwrap(),
+                        ))
+                    }
+                })
+            })
+        });
+        group.bench_function(
+            format!("baseline: RwLock<HashMap> + Arc clone, {label}"),
+            |b| {
+                let (rw, app) = (rw.clone(), app.clone());
+                b.iter_custom(move |iters| {
+                    on_threads(n, iters, {
+                        let (rw, app) = (rw.clone(), app.clone());
+                        move || {
+                            let t = rw.read().get(black_box(app.as_str())).cloned().unwrap();
+                            drop(black_box(t))
+                        }
+                    })
+                })
+            },
+        );
+    }
+    group.finish();
+    server.shutdown();
+}
+
+/// Runs `read` `iters` times on each of `n` threads started together; the
+/// time is the slowest thread's own loop (thread start-up excluded), so
+/// time / iters is ns per read per thread.
+fn on_threads<F: Fn() + Clone + Send + 'static>(
+    n: usize,
+    iters: u64,
+    read: F,
+) -> std::time::Duration {
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (barrier, read) = (barrier.clone(), read.clone());
+            std::thread::spawn(move || {
+                read(); // this thread's first read makes its copy
+                barrier.wait();
+                let t0 = std::time::Instant::now();
+                for _ in 0..iters {
+                    read();
+                }
+                t0.elapsed()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .max()
+        .unwrap()
+}
+
+criterion_group!(benches, fresh_get, threads, redis_store);
 criterion_main!(benches);

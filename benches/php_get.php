@@ -2,7 +2,8 @@
 
 /**
  * PHP benchmark: ns per $wx->get($app) of a fresh token through FFI, beside a plain PHP
- * function call returning a string, in the same run.
+ * function call returning a string and an FFI call of libc's strlen($app) (the floor of
+ * any FFI call with a string argument), in the same run.
  *
  *     cargo build --release
  *     php -d ffi.enable=1 benches/php_get.php [--batches=20] [--calls=100000]
@@ -84,6 +85,12 @@ $results['plain PHP function returning a string'] = measure($batches, $calls, st
         $t = plain_get($app);
     }
 });
+$libc = FFI::cdef('size_t strlen(const char *s);');
+$results['FFI call: strlen($app)'] = measure($batches, $calls, static function (int $n) use ($libc, $app): void {
+    for ($i = 0; $i < $n; $i++) {
+        $t = $libc->strlen($app);
+    }
+});
 $results['$wx->get($app) (FFI, fresh token)'] = measure($batches, $calls, static function (int $n) use ($wx, $app): void {
     for ($i = 0; $i < $n; $i++) {
         $t = $wx->get($app);
@@ -99,6 +106,8 @@ printf("wxtoken %s, PHP %s (%s, opcache.enable_cli=%s, jit=%s), token %d bytes, 
 foreach ($results as $label => $ns) {
     printf("  %-42s %8.1f ns/call\n", $label, $ns);
 }
+printf("  get() costs %.2fx an FFI call of strlen\n",
+    $results['$wx->get($app) (FFI, fresh token)'] / $results['FFI call: strlen($app)']);
 printf("  get() costs %.1fx the plain call (%.1f ns more per call)\n",
     $results['$wx->get($app) (FFI, fresh token)'] / $results['plain PHP function returning a string'],
     $results['$wx->get($app) (FFI, fresh token)'] - $results['plain PHP function returning a string']);

@@ -5,6 +5,8 @@ Compares, in one run against the offline simulator (`wxtoken mock`):
   - wxtoken.get_token(app)          the module function
   - wxtoken.Client.get_token()      the same through a Client object
   - wechatpy WeChatClient(appid, secret, session=MemoryStorage()).access_token
+  - baseline: tokens.get(app), a C-implemented dict.get returning a cached str
+  - baseline: a Python function returning a cached str
 
 Each figure is the median (and the minimum) over REPEAT rounds, each timing
 NUMBER calls of every statement in turn, in ns per call. Needs the wxtoken
@@ -108,18 +110,27 @@ def main() -> None:
             # Warm up: both fetch once, then every timed call reads a fresh token.
             assert wxtoken.get_token(app) == client.get_token()
             assert wx.access_token  # type: ignore[attr-defined]
-            env = {"wxtoken": wxtoken, "app": app, "client": client, "wx": wx}
+            tokens = {app: wxtoken.get_token(app)}
+
+            def plain_get(name: str) -> str:
+                return tokens[name]
+
+            env = {"wxtoken": wxtoken, "app": app, "client": client, "wx": wx, "tokens": tokens, "plain_get": plain_get}
             runs = measure(
                 {
                     "wxtoken.get_token(app)": "wxtoken.get_token(app)",
                     "wxtoken.Client.get_token()": "client.get_token()",
                     "wechatpy .access_token": "wx.access_token",
+                    "baseline: dict.get(app)": "tokens.get(app)",
+                    "baseline: Python function": "plain_get(app)",
                 },
                 env,
                 args.number,
                 args.repeat,
             )
             assert wxtoken.status(app)["stats"]["upstream_calls"] == 1, "a timed call refetched"
+            # The same str object per call while the token is fresh.
+            same = wxtoken.get_token(app) is wxtoken.get_token(app)
         finally:
             proc.terminate()
             proc.wait()
@@ -133,6 +144,10 @@ def main() -> None:
         print(f"  {name:<28} {medians[name]:8.1f} {min(ns):8.1f}")
     ratio = medians["wechatpy .access_token"] / medians["wxtoken.get_token(app)"]
     print(f"  median wechatpy / median wxtoken.get_token: {ratio:.1f}x")
+    base = medians["baseline: dict.get(app)"]
+    for name in ("wxtoken.get_token(app)", "wxtoken.Client.get_token()"):
+        print(f"  {name} / dict.get: {medians[name] / base:.2f}x")
+    print(f"  get_token returns one cached str object per token: {same}")
 
 
 if __name__ == "__main__":

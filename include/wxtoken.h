@@ -188,6 +188,25 @@ wxtoken_status wxtoken_configure_named(const char *appid,
 wxtoken_status wxtoken_get(const char *app, char *buf, size_t cap, size_t *len);
 
 /**
+ * A nonzero number naming `app`'s current token while it is fresh in this
+ * process: the same number, the same token. 0 when no fresh token is at
+ * hand without `wxtoken_get`'s slow path, when the process cannot tell yet
+ * (then every call is 0), and for a NULL, non-UTF-8 or unknown `app`.
+ *
+ * For bindings that keep their own copy of the token (a PHP string): read
+ * the number *before* copying the token with `wxtoken_get`, keep the copy
+ * under it, and hand the copy out while this returns the same number. A
+ * copy made after the number was read is that number's token or a newer
+ * one, and a newer one means the number has already moved on.
+ *
+ * Never blocks, locks or allocates. Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `app` is NULL or a NUL-terminated string.
+ */
+uint64_t wxtoken_fresh_epoch(const char *app);
+
+/**
  * Reports that a business call answered a bad-token errcode (40001, 40014,
  * 42001; see `wxtoken_is_bad_token_errcode`) for `bad_token`, and copies a
  * good token into `buf` as `wxtoken_get` does.

@@ -31,6 +31,8 @@ wxtoken_status wxtoken_configure_named(const char *appid,
 
 wxtoken_status wxtoken_get(const char *app, char *buf, size_t cap, size_t *len);
 
+uint64_t wxtoken_fresh_epoch(const char *app);
+
 wxtoken_status wxtoken_invalidate(const char *app,
                                   const char *bad_token,
                                   char *buf,

@@ -135,6 +135,9 @@ impl FreshWord {
     /// marker ran, or while it was late). Returns the due time of a word
     /// left fresh.
     fn mark(&self, now: u64, wake: u64) -> Option<u64> {
+        if self.word.load(Ordering::Relaxed) == 0 {
+            return None; // no token (a name never read): no lock taken
+        }
         let st = self.state.lock();
         let w = self.word.load(Ordering::Relaxed);
         if w == 0 {

@@ -152,6 +152,32 @@ pub unsafe extern "C" fn wxtoken_get(
     })
 }
 
+/// A nonzero number naming `app`'s current token while it is fresh in this
+/// process: the same number, the same token. 0 when no fresh token is at
+/// hand without `wxtoken_get`'s slow path, when the process cannot tell yet
+/// (then every call is 0), and for a NULL, non-UTF-8 or unknown `app`.
+///
+/// For bindings that keep their own copy of the token (a PHP string): read
+/// the number *before* copying the token with `wxtoken_get`, keep the copy
+/// under it, and hand the copy out while this returns the same number. A
+/// copy made after the number was read is that number's token or a newer
+/// one, and a newer one means the number has already moved on.
+///
+/// Never blocks, locks or allocates. Thread safety: safe from any thread.
+///
+/// # Safety
+/// `app` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_fresh_epoch(app: *const c_char) -> u64 {
+    guard::value(0, || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let Ok(app) = (unsafe { arg_str(app, "app") }) else {
+            return 0;
+        };
+        crate::fresh_epoch(app).map_or(0, std::num::NonZeroU64::get)
+    })
+}
+
 /// Reports that a business call answered a bad-token errcode (40001, 40014,
 /// 42001; see `wxtoken_is_bad_token_errcode`) for `bad_token`, and copies a
 /// good token into `buf` as `wxtoken_get` does.

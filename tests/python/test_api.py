@@ -6,6 +6,7 @@ import json
 import pickle
 import re
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,25 @@ def test_get_token_works_upstream_and_is_cached(mock: Mock) -> None:
     assert all(wxtoken.get_token(app) == token for _ in range(1000))
     assert wxtoken.get_token(app=app) == token
     assert mock.fetches(app) == 1
+
+
+def test_a_fresh_token_is_one_str_object_until_it_changes(mock: Mock) -> None:
+    appid, secret = mock.new_app()
+    client = wxtoken.Client(appid, secret, api_base=mock.url, store="memory")
+    app = client.name
+    token = wxtoken.get_token(app)
+    # Kept per fresh epoch once the core's marker thread has armed the
+    # token (within its first pass); until then each call copies.
+    deadline = time.monotonic() + 5
+    while wxtoken.get_token(app) is not wxtoken.get_token(app):
+        assert time.monotonic() < deadline, "never the same str object"
+        time.sleep(0.01)
+    kept = wxtoken.get_token(app)
+    assert kept == token and client.get_token() is kept
+    fresh = wxtoken.invalidate(app, token)
+    assert fresh != token
+    assert wxtoken.get_token(app) == fresh and client.get_token() == fresh
+    assert mock.fetches(app) == 2
 
 
 def test_wecom_app(mock: Mock) -> None:

@@ -6,6 +6,8 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <time.h>
 
 #define APP "wxcapi00000000001"
 #define SECRET "sec-wxcapi00000000001"
@@ -336,6 +338,34 @@ static void configure_named(void)
                  WXTOKEN_NULL_POINTER);
 }
 
+static void fresh_epoch(void)
+{
+    t_section("fresh_epoch: one number per fresh token, a new one after invalidate, 0 for bad input");
+    CHECK(wxtoken_fresh_epoch(NULL) == 0, "NULL is 0");
+    CHECK(wxtoken_fresh_epoch(BAD_UTF8) == 0, "bad UTF-8 is 0");
+    CHECK(wxtoken_fresh_epoch("wxcapi-never-configured") == 0, "unknown is 0");
+    char tok[1024], again[1024];
+    size_t len = 0;
+    CHECK_STATUS(wxtoken_get(APP, tok, sizeof tok, &len), WXTOKEN_OK);
+    /* The marker thread arms the fresh word within its first pass. */
+    uint64_t e = 0;
+    for (int i = 0; i < 400 && e == 0; i++) {
+        e = wxtoken_fresh_epoch(APP);
+        if (e == 0) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(e != 0, "armed within 2 s");
+    CHECK(wxtoken_fresh_epoch(APP) == e, "the same token, the same number");
+    CHECK_STATUS(wxtoken_invalidate(APP, tok, again, sizeof again, &len), WXTOKEN_OK);
+    CHECK(strcmp(again, tok) != 0, "a new token");
+    uint64_t e2 = wxtoken_fresh_epoch(APP);
+    CHECK(e2 != e, "a new token, another number (%llu, %llu)", (unsigned long long)e, (unsigned long long)e2);
+    CHECK_STATUS(wxtoken_get(APP, tok, sizeof tok, &len), WXTOKEN_OK);
+    CHECK(strcmp(again, tok) == 0, "wxtoken_get copies the new one at once");
+}
+
 static void environment_fallback(void)
 {
     t_section("\"\" appid and secret come from WXTOKEN_APPID / WXTOKEN_SECRET");
@@ -360,6 +390,7 @@ int main(void)
     rejected_credentials();
     per_thread_errors();
     configure_named();
+    fresh_epoch();
     environment_fallback();
     return t_finish();
 }

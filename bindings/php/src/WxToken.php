@@ -58,6 +58,13 @@ class WxToken
     private CData $buf;
     private CData $len;
     private CData $lenPtr;
+    /**
+     * @var array<string, array<string, array{int, string}>> per loaded library ($via: its
+     *   epochs are its own) and app, the token string handed out last and the fresh epoch
+     *   it was read under: while the epoch stays, get() returns that very string (no copy,
+     *   no new string). Static, so no dump or cast of an instance shows it.
+     */
+    private static array $fresh = [];
 
     /**
      * @param string|null $library path of libwxtoken.so (a bare file name is left to the
@@ -105,22 +112,37 @@ class WxToken
     }
 
     /**
-     * A token the platform accepts now. A fresh one costs a map lookup, a pointer load and
-     * one copy; otherwise this waits (at most wait_ms) for the one refresh in flight.
+     * A token the platform accepts now. A fresh one already handed out is the same string
+     * again, for one FFI call that copies nothing; a fresh one not seen yet costs a map
+     * lookup and one copy; otherwise this waits (at most wait_ms) for the one refresh in
+     * flight.
      *
      * @throws WxTokenException (a subclass) when no valid token can be had
      */
     public function get(string $app): string
     {
+        // Only names that passed the NUL check below are ever kept.
+        $kept = self::$fresh[$this->via][$app] ?? null;
+        if ($kept !== null && $this->ffi->wxtoken_fresh_epoch($app) === $kept[0]) {
+            return $kept[1];
+        }
         if (str_contains($app, "\0")) {
             throw self::nulError('app');
         }
+        // Read before the copy: a copy kept under an epoch is that epoch's token or newer,
+        // and a newer one means the epoch has moved on (see wxtoken_fresh_epoch).
+        $epoch = $this->ffi->wxtoken_fresh_epoch($app);
         $status = $this->ffi->wxtoken_get($app, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
-        if ($status === self::OK) {
-            return self::take($this->buf, $this->len->cdata);
+        $token = $status === self::OK
+            ? self::take($this->buf, $this->len->cdata)
+            : $this->retryBigger($status, fn (CData $buf, int $cap): int
+                => $this->ffi->wxtoken_get($app, $buf, $cap, $this->lenPtr));
+        if ($epoch !== 0) {
+            self::$fresh[$this->via][$app] = [$epoch, $token];
+        } else {
+            unset(self::$fresh[$this->via][$app]);
         }
-        return $this->retryBigger($status, fn (CData $buf, int $cap): int
-            => $this->ffi->wxtoken_get($app, $buf, $cap, $this->lenPtr));
+        return $token;
     }
 
     /**

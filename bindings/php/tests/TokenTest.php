@@ -61,6 +61,23 @@ final class TokenTest extends TestCase
         $this->assertSame(1, Mock::fetches($appid));
     }
 
+    public function testAKeptTokenStringIsNeverServedAfterItChanges(): void
+    {
+        // get() keeps the string it handed out while the library's fresh epoch stays
+        // (armed by the library's marker thread within its first pass: wait past it).
+        [$app, $appid] = $this->app();
+        $token = $this->wx->get($app);
+        usleep(600_000);
+        $this->assertSame($token, $this->wx->get($app));
+        $this->assertSame($token, $this->wx->get($app));
+        $other = new WxToken();
+        $fresh = $other->invalidate($app, $token);
+        $this->assertNotSame($token, $fresh);
+        $this->assertSame($fresh, $this->wx->get($app), 'the new token at once, not the kept one');
+        $this->assertSame($fresh, $this->wx->get($app));
+        $this->assertSame(2, Mock::fetches($appid));
+    }
+
     public function testReconfigureKeepsTheToken(): void
     {
         // PHP-FPM pages call configure() on every request: that must not cost a fetch.

@@ -91,11 +91,54 @@ fn configure_app(
         .map_err(|e| to_py_err(py, &e))
 }
 
-/// A fresh token is copied straight into a new str with the interpreter
-/// held (no allocation on the Rust side, no detach); only the slow path,
-/// which may wait for a refresh, lets other Python threads run.
+/// The str of each fresh token, keyed by the core's fresh epoch (the same
+/// epoch is the same token): a fresh read hands back the same str object,
+/// no new str per call. Direct-mapped; a few apps each keep theirs.
+struct FreshStrs(std::cell::UnsafeCell<[(u64, Option<Py<PyString>>); 8]>);
+
+// SAFETY: only touched with the GIL held (every accessor takes `Python`),
+// and nothing inside an access runs Python code or lets the GIL go. The
+// abi3 module cannot be loaded by a free-threaded interpreter.
+unsafe impl Sync for FreshStrs {}
+
+static FRESH_STRS: FreshStrs = FreshStrs(std::cell::UnsafeCell::new(
+    [const { (0, None) }; 8],
+));
+
+impl FreshStrs {
+    fn get<'py>(&self, py: Python<'py>, epoch: u64) -> Option<Bound<'py, PyString>> {
+        // SAFETY: see the Sync impl; `py` proves the GIL is held.
+        let slot = unsafe { &(*self.0.get())[epoch as usize % 8] };
+        match slot {
+            (e, Some(s)) if *e == epoch => Some(s.bind(py).clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, _py: Python<'_>, epoch: u64, s: &Bound<'_, PyString>) {
+        // SAFETY: as in `get`. The replaced str's release frees a str only
+        // (no finaliser, no Python code).
+        let slot = unsafe { &mut (*self.0.get())[epoch as usize % 8] };
+        *slot = (epoch, Some(s.clone().unbind()));
+    }
+}
+
+/// A fresh token is the str kept for its epoch, or copied straight into a
+/// new str (then kept) with the interpreter held (no detach); only the slow
+/// path, which may wait for a refresh, lets other Python threads run.
 fn get_token_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString>> {
+    // The epoch is read before the token: kept under an epoch, a token is
+    // that epoch's or newer, and a newer one means the epoch has moved on.
+    let epoch = wxtoken::fresh_epoch(app).map(std::num::NonZeroU64::get);
+    if let Some(epoch) = epoch {
+        if let Some(s) = FRESH_STRS.get(py, epoch) {
+            return Ok(s);
+        }
+    }
     if let Some(token) = wxtoken::with_fresh_token(app, |t| PyString::new(py, t)) {
+        if let Some(epoch) = epoch {
+            FRESH_STRS.put(py, epoch, &token);
+        }
         return Ok(token);
     }
     let token = py
@@ -287,8 +330,8 @@ fn configure(
 /// copy; otherwise this waits (at most wait_ms) for the one refresh in
 /// flight. Raises a WxTokenError subclass when no valid token can be had.
 #[pyfunction]
-fn get_token<'py>(py: Python<'py>, app: PyBackedStr) -> PyResult<Bound<'py, PyString>> {
-    get_token_of(py, &app)
+fn get_token<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString>> {
+    get_token_of(py, app)
 }
 
 /// Reports bad_token as refused by a business call (40001, 40014, 42001)
