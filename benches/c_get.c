@@ -50,7 +50,7 @@ static int cmp(const void *a, const void *b) {
 }
 
 static double median_ns(int (*fn)(char *, size_t, size_t *)) {
-    static char buf[1024];
+    char buf[1024];
     size_t len = 0;
     double per_call[BATCHES];
     for (int b = 0; b < BATCHES; b++) {
@@ -66,6 +66,38 @@ static double median_ns(int (*fn)(char *, size_t, size_t *)) {
     }
     qsort(per_call, BATCHES, sizeof per_call[0], cmp);
     return per_call[BATCHES / 2];
+}
+
+struct run {
+    int (*fn)(char *, size_t, size_t *);
+    pthread_barrier_t *start;
+    double ns;
+};
+
+static void *run_thread(void *arg) {
+    struct run *r = arg;
+    pthread_barrier_wait(r->start);
+    r->ns = median_ns(r->fn);
+    return NULL;
+}
+
+/* `n` threads calling `fn` at once: the slowest thread's median ns per call. */
+static double threaded_ns(int (*fn)(char *, size_t, size_t *), int n) {
+    pthread_t t[8];
+    struct run runs[8];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        runs[i] = (struct run){fn, &start, 0};
+        pthread_create(&t[i], NULL, run_thread, &runs[i]);
+    }
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        if (runs[i].ns > worst) worst = runs[i].ns;
+    }
+    pthread_barrier_destroy(&start);
+    return worst;
 }
 
 int main(void) {
@@ -86,10 +118,17 @@ int main(void) {
     double global = median_ns(copy_global);
     double locked = median_ns(copy_locked);
     double wx = median_ns(via_wxtoken);
+    double wx1 = threaded_ns(via_wxtoken, 1), wx2 = threaded_ns(via_wxtoken, 2);
+    double lk1 = threaded_ns(copy_locked, 1), lk2 = threaded_ns(copy_locked, 2);
     printf("C: median ns per call into a 1024-byte buffer (%zu-byte token, %d x %d calls)\n",
            cached_len, BATCHES, CALLS);
     printf("  %8.2f ns  x%5.2f  baseline: copy a global string\n", global, 1.0);
     printf("  %8.2f ns  x%5.2f  baseline: copy a global string under a mutex\n", locked, locked / global);
     printf("  %8.2f ns  x%5.2f  wxtoken_get\n", wx, wx / global);
+    printf("  wxtoken_get / mutex copy: x%.2f\n", wx / locked);
+    printf("threads: median ns per call per thread (%d x %d calls each)\n", BATCHES, CALLS);
+    printf("  %8.2f ns 1 thread, %8.2f ns 2 threads: scaling x%.2f  wxtoken_get\n", wx1, wx2, 2 * wx1 / wx2);
+    printf("  %8.2f ns 1 thread, %8.2f ns 2 threads: scaling x%.2f  baseline: copy under a mutex\n", lk1, lk2,
+           2 * lk1 / lk2);
     return 0;
 }

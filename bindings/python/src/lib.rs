@@ -101,9 +101,7 @@ struct FreshStrs(std::cell::UnsafeCell<[(u64, Option<Py<PyString>>); 8]>);
 // abi3 module cannot be loaded by a free-threaded interpreter.
 unsafe impl Sync for FreshStrs {}
 
-static FRESH_STRS: FreshStrs = FreshStrs(std::cell::UnsafeCell::new(
-    [const { (0, None) }; 8],
-));
+static FRESH_STRS: FreshStrs = FreshStrs(std::cell::UnsafeCell::new([const { (0, None) }; 8]));
 
 impl FreshStrs {
     fn get<'py>(&self, py: Python<'py>, epoch: u64) -> Option<Bound<'py, PyString>> {
