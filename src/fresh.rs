@@ -167,9 +167,12 @@ pub(crate) fn disarm() {
     NEXT_WAKE.store(0, Ordering::SeqCst);
 }
 
+/// Visits every app name's fresh word (the registry's).
+pub(crate) type Words = fn(&mut dyn FnMut(&FreshWord));
+
 /// The marker thread's body: runs until the process image changes (in a
 /// forked child it does not exist; the child starts its own).
-pub(crate) fn run_marker(words: fn(&mut dyn FnMut(&FreshWord))) {
+pub(crate) fn run_marker(words: Words) {
     /// Should the loop ever end here (a panic), readers go back to the clock.
     struct Disarm;
     impl Drop for Disarm {
