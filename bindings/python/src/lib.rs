@@ -328,8 +328,8 @@ fn configure(
 /// copy; otherwise this waits (at most wait_ms) for the one refresh in
 /// flight. Raises a WxTokenError subclass when no valid token can be had.
 #[pyfunction]
-fn get_token<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString>> {
-    get_token_of(py, app)
+fn get_token<'py>(app: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyString>> {
+    get_token_of(app.py(), app.to_str()?)
 }
 
 /// Reports bad_token as refused by a business call (40001, 40014, 42001)
