@@ -51,7 +51,8 @@ pub use inspect::inspect;
 pub use record::Record;
 pub use registry::{
     call, configure, configure_all, fresh_epoch, get, get_ticket, invalidate, invalidate_ticket,
-    jssdk_agent_config, jssdk_config, status, unconfigure, with_fresh_token, with_token, Attempt,
+    jssdk_agent_config, jssdk_config, status, unconfigure, with_fresh_token, with_token, AppRef,
+    Attempt,
 };
 pub use ticket::{jssdk_signature, JssdkConfig, TicketKind};
 pub use token::Token;

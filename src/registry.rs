@@ -329,7 +329,32 @@ pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<
 /// was read is at least as new as that number's token.
 #[inline]
 pub fn fresh_epoch(app: &str) -> Option<std::num::NonZeroU64> {
-    match find(app)?.fresh.read() {
+    entry_epoch(find(app)?)
+}
+
+/// An app name looked up once, for a binding that reads one app many times
+/// (a Python `Client`): [`AppRef::fresh_epoch`] without hashing the name
+/// again. Names are never forgotten (unconfigure empties them), so a
+/// reference stays valid for the life of the process.
+#[derive(Clone, Copy)]
+pub struct AppRef(&'static Entry);
+
+impl AppRef {
+    /// None if `app` was never configured in this process.
+    pub fn new(app: &str) -> Option<AppRef> {
+        find(app).map(AppRef)
+    }
+
+    /// As [`fresh_epoch`] for this name.
+    #[inline]
+    pub fn fresh_epoch(self) -> Option<std::num::NonZeroU64> {
+        entry_epoch(self.0)
+    }
+}
+
+#[inline]
+fn entry_epoch(e: &Entry) -> Option<std::num::NonZeroU64> {
+    match e.fresh.read() {
         Word::Fresh(w) => std::num::NonZeroU64::new(fresh::epoch_of(w)),
         Word::Stale | Word::Unarmed => None,
     }

@@ -412,6 +412,8 @@ fn jssdk_config<'py>(
 #[pyclass(frozen, module = "wxtoken", name = "Client")]
 struct Client {
     name: String,
+    /// The name looked up once: a fresh read skips hashing it.
+    app: Option<wxtoken::AppRef>,
 }
 
 #[pymethods]
@@ -424,8 +426,10 @@ impl Client {
         secret: Option<PyBackedStr>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        let name = configure_app(py, appid, secret, options)?;
         Ok(Client {
-            name: configure_app(py, appid, secret, options)?,
+            app: wxtoken::AppRef::new(&name),
+            name,
         })
     }
 
@@ -437,6 +441,10 @@ impl Client {
 
     /// A token the platform accepts now (see wxtoken.get_token).
     fn get_token<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        let epoch = self.app.and_then(wxtoken::AppRef::fresh_epoch);
+        if let Some(s) = epoch.and_then(|e| FRESH_STRS.get(py, e.get())) {
+            return Ok(s);
+        }
         get_token_of(py, &self.name)
     }
 
