@@ -1,5 +1,6 @@
 //! A token cell: one app's token in this process, and the contract of
-//! docs/design.md around it. Readers of a fresh token touch one atomic pointer;
+//! docs/design.md around it. Readers of a fresh token only load the name's
+//! fresh word (`fresh.rs`), which every change of `current` republishes;
 //! everything else (store reads, refreshes, waits) is the slow path.
 //!
 //! Two clocks: token expiry is wall time (`now`, shared with other

@@ -1,6 +1,6 @@
 //! wxtoken: the "central control" for WeChat access tokens. One refresher per
 //! app across threads, processes and hosts; readers of a fresh token pay a
-//! map lookup and a pointer load.
+//! map lookup, one atomic load and a copy from their thread's own copy.
 //!
 //! ```no_run
 //! let mut cfg = wxtoken::Config::new("wx1234567890abcdef", "the-app-secret");
