@@ -15,7 +15,7 @@
 
 use std::hash::BuildHasher;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwapOption, Guard};
@@ -311,7 +311,7 @@ pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<
             }
         }
         Word::Stale => return None,
-        Word::Unarmed => refresher::ensure_running(),
+        Word::Unarmed => start_marker_once(),
     }
     // No marker yet (or a nested read): the clock decides, as it did
     // before fresh words.
@@ -319,6 +319,20 @@ pub fn with_fresh_token<R>(app: &str, f: impl FnOnce(&Arc<str>) -> R) -> Option<
     let cell: Guard<Option<Arc<TokenCell>>> = e.cell.load();
     let guard = cell.as_ref()?.current_guard();
     TokenCell::fresh_in(&guard).map(f)
+}
+
+/// The clock-reading fallback starts the refresher and marker (a forked
+/// child's first reads), trying once per process image: should the threads
+/// fail to start, a read must not try to spawn them every time.
+#[cold]
+fn start_marker_once() {
+    static TRIED_IN: AtomicU64 = AtomicU64::new(0);
+    let image = fork::generation() + 1;
+    // Loaded first: the fallback writes no shared memory either, once tried.
+    if TRIED_IN.load(Ordering::Relaxed) != image && TRIED_IN.swap(image, Ordering::Relaxed) != image
+    {
+        refresher::ensure_running();
+    }
 }
 
 /// A number naming the app's current token while it is fresh: the same
