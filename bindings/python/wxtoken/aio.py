@@ -6,8 +6,9 @@
     result = await aio.call(app, my_async_api)   # retried once on a bad token
 
 A fresh token is answered on the event loop itself (a map lookup, no lock, no
-thread hop). Only what may wait (a refresh, the store, a ticket fetch) runs in
-the loop's default executor, so the loop never stalls on the network. The
+thread hop). What may wait (a refresh, the store, a ticket fetch; invalidate,
+status and the ticket functions always) runs in the loop's default executor, so
+the loop never stalls on the network. The
 token logic stays in the core: these are the blocking functions of
 :mod:`wxtoken`, moved off the loop.
 

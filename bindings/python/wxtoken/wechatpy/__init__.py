@@ -80,10 +80,9 @@ class TokenFromWxtoken:
     def _handle_result(
         self, res: Any, method: Any = None, url: Any = None, result_processor: Any = None, **kwargs: Any
     ) -> Any:
-        params = kwargs.get("params")
+        params = kwargs.get("params")  # wechatpy put the token it sent there
         sent = params.get("access_token") if isinstance(params, dict) else None
-        if sent and self.auto_retry and not _retrying.get() and self._refused_token(res):
-            assert isinstance(params, dict)
+        if isinstance(params, dict) and sent and self.auto_retry and not _retrying.get() and self._refused_token(res):
             params["access_token"] = wxtoken.invalidate(self.wxtoken_app, sent)
             retrying = _retrying.set(True)
             try:
