@@ -10,10 +10,13 @@
     result = wxtoken.call(app, lambda token: my_api(token))
     # JS-SDK: the object a page at `url` passes to wx.config.
     config = wxtoken.jssdk_config(app, url)
+    # asyncio: the same functions, awaitable (a fresh token never leaves the loop).
+    token = await wxtoken.aio.get_token(app)
 
 The token logic lives in the Rust core; this package only converts types.
 """
 
+from wxtoken import aio
 from wxtoken._errors import (
     BadResponse,
     CredentialsRejected,
@@ -57,6 +60,7 @@ __all__ = [
     "UpstreamError",
     "WxTokenError",
     "__version__",
+    "aio",
     "call",
     "configure",
     "get_ticket",
