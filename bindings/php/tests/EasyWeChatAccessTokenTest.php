@@ -70,35 +70,71 @@ final class EasyWeChatAccessTokenTest extends TestCase
         $second = $token->refresh();
         $this->assertNotSame($first, $second);
         $this->assertArrayHasKey('ip_list', Mock::check($second));
-        $this->assertSame($second, $token->getToken());
         $this->assertSame(2, Mock::fetches($appid));
+        // refresh() hands nothing out: a second report is of the same token, stale, no fetch.
+        $this->assertSame($second, $token->refresh());
+        $this->assertSame(2, Mock::fetches($appid));
+        $this->assertSame($second, $token->getToken());
         // The other client sent the old token too and refreshes: a stale report, no fetch.
         $this->assertSame($second, $other->refresh());
         $this->assertSame(2, Mock::fetches($appid));
-        // A client that handed out nothing yet reports the current token: a forced refresh.
-        $third = (new AccessToken($token->app(), $this->wx))->refresh();
-        $this->assertNotSame($second, $third);
-        $this->assertSame(3, Mock::fetches($appid));
+        // A client that handed out nothing yet has nothing to report: the current token.
+        $this->assertSame($second, (new AccessToken($token->app(), $this->wx))->refresh());
+        $this->assertSame(2, Mock::fetches($appid));
     }
 
     public function testWhatEasyWeChatsRetryDoes(): void
     {
-        // EasyWeChat 6: AccessTokenAwareClient merges toQuery() into each request; its
-        // AccessTokenExpiredRetryStrategy calls refresh() on a bad-token answer and sends
-        // the request again.
-        [$token, $appid] = $this->token();
-        $request = static function (AccessTokenContract $accessToken): array {
-            $answer = Mock::check($accessToken->toQuery()['access_token']);
-            if (in_array($answer['errcode'] ?? 0, [40001, 42001], true) && $accessToken instanceof RefreshableAccessToken) {
-                $accessToken->refresh();
-                $answer = Mock::check($accessToken->toQuery()['access_token']);
+        // EasyWeChat 6: AccessTokenAwareClient merges toQuery() into the request's options
+        // once; Symfony's RetryableHttpClient sends those same options again up to
+        // http.retry.max_retries (2) times, asking AccessTokenExpiredRetryStrategy after each
+        // answer but the last, and that strategy calls refresh() on an answer with 42001 and
+        // "access_token expired" only.
+        $maxRetries = 2;
+        $refreshes = 0;
+        $send = static function (AccessTokenContract $accessToken, array $query) use ($maxRetries, &$refreshes): array {
+            for ($retries = 0; ; $retries++) {
+                $answer = Mock::check($query['access_token']);
+                $body = json_encode($answer, JSON_THROW_ON_ERROR);
+                $expired = str_contains($body, '42001') && str_contains($body, 'access_token expired');
+                if (!$expired || $retries === $maxRetries || !$accessToken instanceof RefreshableAccessToken) {
+                    return $answer;
+                }
+                $refreshes++;
+                if ($accessToken->refresh() === '') {
+                    return $answer;
+                }
             }
-            return $answer;
         };
-        $this->assertArrayHasKey('ip_list', $request($token));
-        Mock::supersede($appid);
-        $this->assertArrayHasKey('ip_list', $request($token));
-        $this->assertSame(2, Mock::fetches($appid));
+        // Short tokens, and stable mode: there a new token (a normal fetch) leaves the old one
+        // to expire with 42001 instead of superseding it, so EasyWeChat meets 42001 again.
+        $this->mockConfig(['lifetime_s' => 3]);
+        [$token, $appid] = $this->token(['mode' => 'stable', 'refresh_margin_s' => 0]);
+        $this->assertArrayHasKey('ip_list', $send($token, $token->toQuery()));
+        $this->assertSame(0, $refreshes);
+        // A request built with T1 is answered after T1 expired, when another worker (or the
+        // refresher) already holds the next token.
+        $query = $token->toQuery();
+        $until = microtime(true) + 15;
+        while ((Mock::check($query['access_token'])['errcode'] ?? 0) !== 42001) {
+            $this->assertLessThan($until, microtime(true), 'the simulator never expired the token');
+            usleep(100_000);
+        }
+        $next = $this->wx->get($token->app());
+        $this->assertNotSame($query['access_token'], $next);
+        $this->assertArrayHasKey('ip_list', Mock::check($next));
+        $fetches = Mock::fetches($appid);
+        $answer = $send($token, $query);
+        // EasyWeChat resent the expired token each time: its retry cannot succeed...
+        $this->assertSame(42001, $answer['errcode'] ?? null);
+        $this->assertSame($maxRetries, $refreshes);
+        // ...and its two reports of it were stale: no fetch (each one forced a new stable
+        // token, revoking every worker's, when refresh() reported the token it had returned).
+        $this->assertSame($fetches, Mock::fetches($appid), 'the one fetch after the expiry was the only one');
+        $this->assertArrayHasKey('ip_list', Mock::check($next), 'the group\'s token still works');
+        // EasyWeChat's next request takes the good token.
+        $this->assertArrayHasKey('ip_list', $send($token, $token->toQuery()));
+        $this->assertSame($fetches, Mock::fetches($appid));
     }
 
     public function testCallRetriesWhatEasyWeChatDoesNot(): void
@@ -172,5 +208,23 @@ final class EasyWeChatAccessTokenTest extends TestCase
         var_dump($token);
         $this->assertStringNotContainsString($value, (string) ob_get_clean());
         $this->assertStringContainsString($token->app(), print_r($token, true));
+        $this->assertStringNotContainsString($value, var_export($token, true));
+        $this->assertStringNotContainsString($value, var_export((array) $token, true));
+        $this->assertStringNotContainsString($value, json_encode(get_object_vars($token), JSON_THROW_ON_ERROR));
+    }
+
+    public function testItRefusesSerialization(): void
+    {
+        [$token] = $this->token();
+        $value = $token->getToken();
+        try {
+            $text = serialize($token);
+            $this->fail('serialized: ' . (str_contains($text, $value) ? 'with the token' : $text));
+        } catch (\LogicException $e) {
+            $this->assertStringContainsString('cannot be serialized', $e->getMessage());
+            $this->assertStringNotContainsString($value, $e->getMessage());
+        }
+        $this->expectException(\LogicException::class);
+        unserialize('O:' . strlen(AccessToken::class) . ':"' . AccessToken::class . '":0:{}');
     }
 }

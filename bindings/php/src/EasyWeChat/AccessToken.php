@@ -23,8 +23,13 @@ use WxToken\WxToken;
 final class AccessToken implements RefreshableAccessToken
 {
     private readonly WxToken $wx;
-    /** The token last handed to EasyWeChat: the one a refused request carried. */
-    private ?string $handedOut = null;
+    /**
+     * The token each instance last handed to EasyWeChat (the one a refused request carried),
+     * kept outside the object so that var_export(), print_r() and (array) never show it.
+     *
+     * @var \WeakMap<self, string>|null
+     */
+    private static ?\WeakMap $handedOut = null;
 
     /**
      * @param string $app the name of an app configured in wxtoken (WxToken::configure(), or
@@ -56,7 +61,10 @@ final class AccessToken implements RefreshableAccessToken
     /** A token the platform accepts now (WxToken::get()). */
     public function getToken(): string
     {
-        return $this->handedOut = $this->wx->get($this->app);
+        $token = $this->wx->get($this->app);
+        self::$handedOut ??= new \WeakMap();
+        self::$handedOut[$this] = $token;
+        return $token;
     }
 
     /** @return array{access_token: string} what EasyWeChat merges into every request's query */
@@ -66,14 +74,20 @@ final class AccessToken implements RefreshableAccessToken
     }
 
     /**
-     * EasyWeChat's retry strategy calls this after a bad-token answer: the token it sent is
-     * reported to wxtoken (WxToken::invalidate()), so one refresh serves every process that
-     * reports it, and a token another process already replaced costs no fetch.
+     * EasyWeChat's retry strategy calls this after a bad-token answer: the token last handed
+     * out is reported to wxtoken (WxToken::invalidate()), so one refresh serves every process
+     * that reports it, and a token another process already replaced costs no fetch. Nothing
+     * handed out yet: the current token, no refresh.
+     *
+     * It does not change the token handed out: EasyWeChat resends the query it built once
+     * (the refused token) up to http.retry.max_retries times, calling this after each
+     * refusal, and only the token it sent may be reported (a report of the new one would
+     * force a fetch that replaces everybody's token). Only getToken() hands out.
      */
     public function refresh(): string
     {
-        $bad = $this->handedOut ?? $this->wx->get($this->app);
-        return $this->handedOut = $this->wx->invalidate($this->app, $bad);
+        $sent = self::$handedOut[$this] ?? null;
+        return $sent === null ? $this->wx->get($this->app) : $this->wx->invalidate($this->app, $sent);
     }
 
     /**
@@ -95,5 +109,20 @@ final class AccessToken implements RefreshableAccessToken
     public function __debugInfo(): array
     {
         return ['app' => $this->app];
+    }
+
+    /**
+     * Not serializable: a token must not reach a cache, a session or a queue payload, and a
+     * copy would report tokens it never handed out. Build one per process (configure()).
+     */
+    public function __serialize(): array
+    {
+        throw new \LogicException(self::class . ' cannot be serialized: build one per process');
+    }
+
+    /** @param array<mixed> $data */
+    public function __unserialize(array $data): void
+    {
+        throw new \LogicException(self::class . ' cannot be unserialized: build one per process');
     }
 }

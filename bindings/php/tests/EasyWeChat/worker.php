@@ -1,7 +1,8 @@
 <?php
 
 // One EasyWeChat "worker" process for AccessTokenTest: the token EasyWeChat would put in
-// its query, then, on each "refresh" line read, what refresh() answers (one line each).
+// its query, then, on each "refresh" line read, a request refused for its token: the
+// query EasyWeChat builds (toQuery()), then what refresh() answers (one line each).
 // argv: appid, secret, api_base, store.
 
 declare(strict_types=1);
@@ -13,5 +14,6 @@ require __DIR__ . '/Contracts.php';
 $token = WxToken\EasyWeChat\AccessToken::configure($appid, $secret, ['api_base' => $apiBase, 'store' => $store]);
 echo $token->toQuery()['access_token'], "\n";
 while (($line = fgets(STDIN)) !== false && trim($line) === 'refresh') {
+    $token->toQuery();
     echo $token->refresh(), "\n";
 }
