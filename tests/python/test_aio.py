@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import inspect
+import subprocess
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -88,7 +91,27 @@ def run(main: Callable[[CountingExecutor], Coroutine[Any, Any, T]]) -> T:
 def test_aio_is_exported() -> None:
     assert "aio" in wxtoken.__all__ and wxtoken.aio is aio
     for name in aio.__all__:
-        assert asyncio.iscoroutinefunction(getattr(aio, name)), name
+        assert inspect.iscoroutinefunction(getattr(aio, name)), name
+
+
+def test_import_wxtoken_loads_no_asyncio() -> None:
+    """wxtoken.aio loads on first use: a WSGI app's `import wxtoken` stays light."""
+    code = """
+import sys, wxtoken
+assert "asyncio" not in sys.modules and "wxtoken.aio" not in sys.modules, "loaded eagerly"
+lazy = wxtoken.aio
+assert "wxtoken.aio" in sys.modules and "asyncio" in sys.modules
+import wxtoken.aio
+from wxtoken import aio
+assert lazy is aio is wxtoken.aio is sys.modules["wxtoken.aio"]
+try:
+    wxtoken.no_such_name
+except AttributeError as e:
+    assert "no_such_name" in str(e), e
+else:
+    raise AssertionError("wxtoken.no_such_name")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_a_fresh_token_needs_no_thread(mock: Mock) -> None:
@@ -384,6 +407,29 @@ def test_invalidate_status_and_tickets(mock: Mock) -> None:
     run(main)
     assert mock.fetches(app) == 2
     assert ticket_calls(mock, app, "jsapi") == 2
+
+
+def test_pages_waiting_on_a_hanging_ticket_hold_one_thread(mock: Mock) -> None:
+    app = mock.configure(timeout_ms=1000)
+    wxtoken.get_token(app)  # the token is fresh: only the ticket fetch hangs
+    mock.fault("hang", count=1)  # the first ticket fetch hangs; its retry is answered
+    url = "https://example.com/page"
+    m = Measured()
+
+    async def main(executor: CountingExecutor) -> list[Any]:
+        pages = [asyncio.ensure_future(aio.jssdk_config(app, url)) for _ in range(20)]
+        await asyncio.sleep(0.5)
+        assert not any(p.done() for p in pages), "the ticket fetch hangs"
+        assert executor.jobs == 1, f"{executor.jobs} executor jobs for one ticket fetch"
+        return await measured(asyncio.gather(*pages), m)
+
+    configs = run(main)
+    ticket = wxtoken.get_ticket(app, "jsapi")
+    assert ticket_calls(mock, app, "jsapi") == 2, "the hung fetch and its retry, nothing more"
+    assert len({c["nonceStr"] for c in configs}) == len(configs), "each page its own nonce"
+    for c in configs:
+        assert c["signature"] == wxtoken.jssdk_signature(ticket, c["nonceStr"], c["timestamp"], url)
+    assert m.stall_s < STALL_BOUND_S, f"the loop stalled {m.stall_s * 1000:.0f} ms"
 
 
 def test_errors_are_raised_by_the_await(mock: Mock) -> None:

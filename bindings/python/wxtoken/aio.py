@@ -87,7 +87,11 @@ async def call(app: str, fn: Callable[[str], Awaitable[_T]]) -> _T:
     """Awaits fn(token); on a bad-token errcode (the rule of :func:`wxtoken.call`:
     an int or decimal str, returned in a mapping's "errcode" or raised as an
     ``errcode`` attribute), invalidates that token and awaits fn once more with
-    the new one; that result (or exception) goes back as it is."""
+    the new one; that result (or exception) goes back as it is.
+
+    fn must be an async function: a plain one is refused with TypeError only
+    once it has returned, so it has run once by then (with whatever it did,
+    a business call included). Use :func:`wxtoken.call` for a plain one."""
     token = await get_token(app)
     try:
         result = await _awaited(fn, token)
@@ -101,6 +105,7 @@ async def call(app: str, fn: Callable[[str], Awaitable[_T]]) -> _T:
 
 
 async def _awaited(fn: Callable[[str], Awaitable[_T]], token: str) -> _T:
+    # Only the returned value shows fn is not async: a plain fn has already run.
     pending = fn(token)
     if not isinstance(pending, Awaitable):
         raise TypeError(
@@ -123,5 +128,11 @@ async def invalidate_ticket(app: str, kind: TicketKind, bad_ticket: str) -> str:
 
 async def jssdk_config(app: str, url: str) -> JssdkConfig:
     """The wx.config object for the page at url (see :func:`wxtoken.jssdk_config`).
-    Every call signs with a fresh nonce, so concurrent calls are not shared."""
+
+    The jsapi_ticket comes first, from the job :func:`get_ticket` shares: pages
+    waiting on a slow or hanging ticket fetch hold one thread, not one each.
+    The core then signs with that ticket at hand and a fresh nonce per call (so
+    the signing is not shared), in a thread of its own as the core's calls may
+    wait."""
+    await _off_loop(_wxtoken.get_ticket, app, "jsapi")
     return await asyncio.get_running_loop().run_in_executor(None, _wxtoken.jssdk_config, app, url)
