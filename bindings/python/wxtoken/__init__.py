@@ -16,7 +16,8 @@
 The token logic lives in the Rust core; this package only converts types.
 """
 
-from wxtoken import aio
+from typing import TYPE_CHECKING
+
 from wxtoken._errors import (
     BadResponse,
     CredentialsRejected,
@@ -71,3 +72,17 @@ __all__ = [
     "jssdk_signature",
     "status",
 ]
+
+# wxtoken.aio (and asyncio with it) loads on first use, not with every
+# `import wxtoken`. mypy sees the plain import; a module __getattr__ it saw
+# would let any misspelt attribute of wxtoken type-check.
+if TYPE_CHECKING:
+    from wxtoken import aio
+else:
+
+    def __getattr__(name: str) -> object:
+        if name == "aio":
+            import importlib
+
+            return importlib.import_module("wxtoken.aio")
+        raise AttributeError(f"module 'wxtoken' has no attribute {name!r}")
