@@ -144,8 +144,40 @@ def test_fetch_access_token_refreshes_through_wxtoken(mock: Mock) -> None:
     client = mp_client(mock)
     first = client.access_token
     fetched = client.fetch_access_token()
-    assert fetched["access_token"] == client.access_token != first
+    assert fetched["access_token"] == wxtoken.get_token(client.wxtoken_app) != first
     assert 0 < fetched["expires_in"] <= 7200
+    assert mock.fetches(client.appid) == 2
+    # It reports what access_token handed out, not its own answer: a second
+    # call is a stale report of `first`, no fetch.
+    assert client.fetch_access_token()["access_token"] == fetched["access_token"]
+    assert mock.fetches(client.appid) == 2
+
+
+def test_fetch_access_token_with_nothing_handed_out_reports_nothing(mock: Mock) -> None:
+    client = mp_client(mock)
+    fetched = client.fetch_access_token()  # an app's startup
+    assert "ip_list" in mock.check(fetched["access_token"])
+    assert mock.fetches(client.appid) == 1
+    # Another client (another worker) of the app at startup: the same token.
+    other = WeChatClient(client.appid, client.secret, store="memory", api_base=mock.url)
+    assert other.fetch_access_token()["access_token"] == fetched["access_token"]
+    assert mock.fetches(client.appid) == 1
+
+
+def test_fetch_access_token_reports_each_threads_own_token(mock: Mock) -> None:
+    client = mp_client(mock)
+    first = client.access_token  # this thread's request carried `first`
+    mock.supersede(client.appid)
+    second = client.fetch_access_token()["access_token"]
+    assert second != first and mock.fetches(client.appid) == 2
+    # Another thread sharing the client sent `second` meanwhile; this thread's
+    # report is still of `first`: stale, no fetch.
+    other: list[str] = []
+    thread = threading.Thread(target=lambda: other.append(client.access_token))
+    thread.start()
+    thread.join()
+    assert other == [second]
+    assert client.fetch_access_token()["access_token"] == second
     assert mock.fetches(client.appid) == 2
 
 
@@ -208,6 +240,51 @@ for line in sys.stdin:
         w.join()
     print(json.dumps({"errors": errors, "tokens": sorted(tokens)}), flush=True)
 """
+
+
+STARTUP = """
+import sys
+from wxtoken.wechatpy import WeChatClient
+
+url, appid, secret, store = sys.argv[1:5]
+client = WeChatClient(appid, secret, store=store, api_base=url)
+sys.stdin.readline()  # all processes are up: go
+print(client.fetch_access_token()["access_token"], flush=True)
+"""
+
+
+def test_workers_calling_fetch_access_token_at_startup_fetch_once(mock: Mock, tmp_path: Path) -> None:
+    """An app calling fetch_access_token() at startup in each of 4 workers (one
+    store): one fetch, one token, not one forced refresh per worker."""
+    appid, secret = mock.new_app()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXTOKEN_")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTUP, mock.url, appid, secret, f"file:{tmp_path}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for p in procs:
+            assert p.stdin
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        tokens = set()
+        for p in procs:
+            assert p.stdout
+            tokens.add(p.stdout.readline().strip())
+    finally:
+        for p in procs:
+            if p.stdin:
+                p.stdin.close()
+        for p in procs:
+            assert p.wait(30) == 0
+    assert len(tokens) == 1 and "ip_list" in mock.check(tokens.pop())
+    assert mock.fetches(appid) == 1
 
 
 def test_processes_make_one_fetch_per_event(mock: Mock, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ Needs wechatpy (``pip install 'wxtoken[wechatpy]'``); ``import wxtoken`` does no
 from __future__ import annotations
 
 import contextvars
+import threading
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -56,7 +57,16 @@ class TokenFromWxtoken:
     @property
     def access_token(self) -> str:
         """The app's token, from wxtoken (wechatpy's session store is not used for it)."""
-        return wxtoken.get_token(self.wxtoken_app)
+        token = wxtoken.get_token(self.wxtoken_app)
+        self._wxtoken_handed_out.token = token
+        return token
+
+    @property
+    def _wxtoken_handed_out(self) -> threading.local:
+        """What ``access_token`` last gave this thread (``.token``): what its
+        request sent. Per thread: threads sharing a client each report their own."""
+        local: threading.local = self.__dict__.setdefault("_wxtoken_local", threading.local())
+        return local
 
     @property
     def auto_retry(self) -> bool:
@@ -68,12 +78,17 @@ class TokenFromWxtoken:
         self._wxtoken_auto_retry = bool(value)
 
     def fetch_access_token(self) -> dict[str, Any]:
-        """wechatpy's "get a new token": reports the current token to wxtoken as
-        refused (one refresh for every process sharing the store, none if it was
-        already replaced) and answers like wechatpy, ``{"access_token",
-        "expires_in"}``. Never fetches with the secret itself."""
+        """wechatpy's "get a new token": reports the token ``access_token`` last
+        gave this thread to wxtoken as refused (one refresh for every process
+        sharing the store, none if it was already replaced); with none handed
+        out yet (an app calling this at startup, in every worker) it reports
+        nothing and answers the current token. Answers like wechatpy,
+        ``{"access_token", "expires_in"}``; the answer is not handed out, so a
+        second call reports the same token again (stale: no fetch). Never
+        fetches with the secret itself."""
         app = self.wxtoken_app
-        token = wxtoken.invalidate(app, wxtoken.get_token(app))
+        sent: str | None = getattr(self._wxtoken_handed_out, "token", None)
+        token = wxtoken.get_token(app) if sent is None else wxtoken.invalidate(app, sent)
         expires_in_ms = wxtoken.status(app)["token"].get("expires_in_ms", 0)
         return {"access_token": token, "expires_in": int(expires_in_ms) // 1000}
 
