@@ -316,6 +316,32 @@ wxtoken_status wxtoken_jssdk_signature(const char *ticket,
                                        size_t *len);
 
 /**
+ * Copies the default name of a WeCom application into `buf` (NUL-terminated;
+ * length without the NUL in `*len`): `corpid`, `-`, and 16 hex digits of a
+ * hash of `secret` (the tag its store key holds), so two applications of one
+ * corp, each with its own secret and token, never share a name. The SDK
+ * adapters (EasyWeChat's, wechatpy's) pass it as `name` to configure when
+ * none is given; `wxtoken_configure` itself still defaults to the corp id.
+ *
+ * Buffer rules as for `wxtoken_get`; the corp id's length plus 18 bytes
+ * suffice. No argument may be NULL; the strings must be UTF-8. The secret
+ * is never in the answer nor in an error.
+ *
+ * Pure: no network, no lock. Thread safety: safe from any thread.
+ * Ownership: the strings are only read during the call; `buf` and `len`
+ * are caller-owned and not kept.
+ *
+ * # Safety
+ * `corpid` and `secret` are NULL or NUL-terminated strings; `buf` and
+ * `len` as for `wxtoken_get`, not overlapping the strings.
+ */
+wxtoken_status wxtoken_default_wecom_name(const char *corpid,
+                                          const char *secret,
+                                          char *buf,
+                                          size_t cap,
+                                          size_t *len);
+
+/**
  * Copies what a page passes to `wx.config` for `url` into `buf`, as a JSON
  * object text (NUL-terminated; length without the NUL in `*len`):
  * `{"appId":"...","nonceStr":"...","signature":"...","timestamp":N}`, with

@@ -60,6 +60,12 @@ wxtoken_status wxtoken_jssdk_signature(const char *ticket,
                                        size_t cap,
                                        size_t *len);
 
+wxtoken_status wxtoken_default_wecom_name(const char *corpid,
+                                          const char *secret,
+                                          char *buf,
+                                          size_t cap,
+                                          size_t *len);
+
 wxtoken_status wxtoken_jssdk_config_json(const char *app,
                                          const char *url,
                                          char *buf,

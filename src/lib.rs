@@ -37,8 +37,8 @@ mod token;
 mod upstream;
 
 pub use config::{
-    parse_options_json, read_secret_file, Config, Mode, Platform, Secret, StoreSpec,
-    DAILY_FETCH_BUDGET_RANGE, DEFAULT_DAILY_FETCH_BUDGET, DEFAULT_MP_API_BASE,
+    default_wecom_name, parse_options_json, read_secret_file, Config, Mode, Platform, Secret,
+    StoreSpec, DAILY_FETCH_BUDGET_RANGE, DEFAULT_DAILY_FETCH_BUDGET, DEFAULT_MP_API_BASE,
     DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES, REFRESH_MARGIN_S_RANGE,
     TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };

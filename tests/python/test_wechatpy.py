@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -209,6 +210,10 @@ def test_wecom_client(mock: Mock) -> None:
     other = work.WeChatClient(corp, secret + "-other-app", store="memory", api_base=mock.url)
     assert other.wxtoken_app != client.wxtoken_app
     assert secret not in other.wxtoken_app
+    # The core's rule (PHP's EasyWeChat AccessToken names a WeCom app by it too).
+    assert re.fullmatch(re.escape(corp) + "-[0-9a-f]{16}", client.wxtoken_app)
+    assert client.wxtoken_app == wxtoken._wxtoken._default_wecom_name(corp, secret)
+    assert work.WeChatClient(corp, secret, store="memory", name="hr", api_base=mock.url).wxtoken_app == "hr"
 
 
 # --- several processes -------------------------------------------------------------------

@@ -234,6 +234,26 @@ class WxToken
     }
 
     /**
+     * The default name of a WeCom application, by the library's rule: the corp id, "-" and 16
+     * hex digits of a hash of the secret, so two applications of one corp (each with its own
+     * secret and token) never share a name. configure() itself defaults to the corp id;
+     * WxToken\EasyWeChat\AccessToken::configure() gives this name to a WeCom app without one,
+     * as Python's wxtoken.wechatpy.work client does. Pure: no app, no network.
+     *
+     * @throws InvalidArgumentException a NUL byte in either string
+     */
+    public function defaultWecomName(string $corpId, #[\SensitiveParameter] string $secret): string
+    {
+        self::noNul($corpId, 'corpId');
+        self::noNul($secret, 'secret');
+        $status = $this->ffi->wxtoken_default_wecom_name($corpId, $secret, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        return $status === self::OK
+            ? self::take($this->buf, $this->len->cdata)
+            : $this->retryBigger($status, fn (CData $buf, int $cap): int
+                => $this->ffi->wxtoken_default_wecom_name($corpId, $secret, $buf, $cap, $this->lenPtr));
+    }
+
+    /**
      * What a page passes to wx.config for $url (its full URL; a #fragment is not signed):
      * the app's id, the current Unix time, a fresh nonce and the signature made with the
      * app's jsapi ticket. The ticket itself is not in it.

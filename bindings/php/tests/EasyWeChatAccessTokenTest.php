@@ -58,6 +58,35 @@ final class EasyWeChatAccessTokenTest extends TestCase
         (new AccessToken('wxnotconfigured0000', $this->wx))->getToken();
     }
 
+    public function testWeComApplicationsOfOneCorpGetNamesOfTheirOwn(): void
+    {
+        [$corp, $secret] = Mock::next('wecom');
+        $options = Mock::options(['platform' => 'wecom']);
+        $token = AccessToken::configure($corp, $secret, $options, $this->wx);
+        $this->assertMatchesRegularExpression('/^' . preg_quote($corp, '/') . '-[0-9a-f]{16}$/', $token->app());
+        $this->assertSame($this->wx->defaultWecomName($corp, $secret), $token->app());
+        $this->assertStringNotContainsString($secret, $token->app());
+        $this->assertSame('wecom', $this->wx->status($token->app())['platform']);
+        $first = $token->getToken();
+        $this->assertSame(1, Mock::fetches($corp));
+        // Another application of the corp, its own secret: its own name, so configuring it
+        // leaves the first one's config (and token) alone.
+        $other = AccessToken::configure($corp, $secret . '-other-app', $options, $this->wx);
+        $this->assertNotSame($token->app(), $other->app());
+        $this->assertSame($first, $token->getToken());
+        $this->assertSame(1, Mock::fetches($corp));
+        // A name given wins; an official account keeps its appid.
+        $this->assertSame('hr-app-' . $corp, AccessToken::configure($corp, $secret, $options + ['name' => 'hr-app-' . $corp], $this->wx)->app());
+        [$appid, $mpSecret] = Mock::next();
+        $this->assertSame($appid, AccessToken::configure($appid, $mpSecret, Mock::options(), $this->wx)->app());
+        try {
+            $this->wx->defaultWecomName($corp, "{$secret}\0");
+            $this->fail('a NUL byte was accepted');
+        } catch (\WxToken\InvalidArgumentException $e) {
+            $this->assertStringNotContainsString($secret, $e->getMessage());
+        }
+    }
+
     public function testRefreshReportsTheTokenHandedOutOnce(): void
     {
         [$token, $appid] = $this->token();

@@ -416,6 +416,14 @@ fn is_bad_token_error(error: &Bound<'_, PyAny>) -> bool {
     raised_bad_token(error)
 }
 
+/// The core's default name of a WeCom application (the corp id and a short
+/// hash of the secret), for wxtoken.wechatpy.work's client.
+#[pyfunction]
+#[pyo3(name = "_default_wecom_name")]
+fn default_wecom_name(corpid: &str, secret: &str) -> String {
+    wxtoken::default_wecom_name(corpid, secret)
+}
+
 /// One configured app: Client(appid, secret, **options) takes the
 /// arguments of configure() and holds the name it returns.
 #[pyclass(frozen, module = "wxtoken", name = "Client")]
@@ -522,6 +530,7 @@ fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fresh_token, m)?)?;
     m.add_function(wrap_pyfunction!(is_bad_token_result, m)?)?;
     m.add_function(wrap_pyfunction!(is_bad_token_error, m)?)?;
+    m.add_function(wrap_pyfunction!(default_wecom_name, m)?)?;
     m.add_class::<Client>()?;
     Ok(())
 }

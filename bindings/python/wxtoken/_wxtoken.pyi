@@ -58,6 +58,9 @@ def _is_bad_token_result(value: object) -> bool:
 def _is_bad_token_error(error: BaseException) -> bool:
     """call()'s rule for a raised exception: an errcode attribute that is a bad-token errcode."""
 
+def _default_wecom_name(corpid: str, secret: str) -> str:
+    """The default name of a WeCom application: the corp id and a short hash of the secret."""
+
 #: A ticket kind: Official Accounts have "jsapi" and "wx_card"; WeCom has
 #: "jsapi" and "agent_config".
 TicketKind = Literal["jsapi", "wx_card", "agent_config"]

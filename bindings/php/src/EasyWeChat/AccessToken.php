@@ -42,13 +42,20 @@ final class AccessToken implements RefreshableAccessToken
     }
 
     /**
-     * Configures the app in wxtoken (WxToken::configure()) and returns its token.
+     * Configures the app in wxtoken (WxToken::configure()) and returns its token. A WeCom
+     * application (platform wecom) without a name is named by WxToken::defaultWecomName():
+     * the corp id and a hash of its secret, since each application of a corp has its own
+     * secret and token (under the corp id alone, the second would replace the first).
      *
      * @param array<string, string|int|null> $options WxToken::configure()'s (store, name...)
      */
     public static function configure(string $appid, #[\SensitiveParameter] string $secret, array $options = [], ?WxToken $wx = null): self
     {
         $wx ??= new WxToken();
+        $platform = $options['platform'] ?? (getenv('WXTOKEN_PLATFORM') ?: null);
+        if ($platform === 'wecom' && !isset($options['name'])) {
+            $options['name'] = $wx->defaultWecomName($appid, $secret);
+        }
         return new self($wx->configure($appid, $secret, $options), $wx);
     }
 

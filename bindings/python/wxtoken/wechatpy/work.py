@@ -11,7 +11,6 @@ See :mod:`wxtoken.wechatpy` for what changes (only the token).
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from wxtoken.wechatpy import TokenFromWxtoken, _no_access_token
@@ -22,6 +21,7 @@ except ImportError:
     from wechatpy.enterprise import WeChatClient as _WeComClient  # type: ignore[import-untyped, unused-ignore]
 
 import wxtoken
+from wxtoken import _wxtoken
 
 if TYPE_CHECKING:  # names of the stubs only
     from typing_extensions import Unpack
@@ -55,6 +55,6 @@ class WeChatClient(TokenFromWxtoken, _WeComClient):  # type: ignore[misc]
         _no_access_token(access_token)
         options["platform"] = "wecom"  # the platform of the wechatpy class
         super().__init__(corp_id, secret, None, session, timeout, auto_retry)
-        if "name" not in options:
-            options["name"] = f"{corp_id}-{hashlib.sha256(secret.encode()).hexdigest()[:8]}"
+        if "name" not in options:  # the core's rule, which EasyWeChat's AccessToken shares
+            options["name"] = _wxtoken._default_wecom_name(corp_id, secret)
         self.wxtoken_app = wxtoken.configure(corp_id, secret, **options)
