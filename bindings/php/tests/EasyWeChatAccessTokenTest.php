@@ -79,6 +79,10 @@ final class EasyWeChatAccessTokenTest extends TestCase
         $this->assertSame('hr-app-' . $corp, AccessToken::configure($corp, $secret, $options + ['name' => 'hr-app-' . $corp], $this->wx)->app());
         [$appid, $mpSecret] = Mock::next();
         $this->assertSame($appid, AccessToken::configure($appid, $mpSecret, Mock::options(), $this->wx)->app());
+        // Longer than the first buffer: retried with a bigger one.
+        $long = str_repeat('w', 3000);
+        $this->assertSame(3017, strlen($this->wx->defaultWecomName($long, $secret)));
+        $this->assertStringStartsWith("{$long}-", $this->wx->defaultWecomName($long, $secret));
         try {
             $this->wx->defaultWecomName($corp, "{$secret}\0");
             $this->fail('a NUL byte was accepted');
@@ -137,33 +141,44 @@ final class EasyWeChatAccessTokenTest extends TestCase
         };
         // Short tokens, and stable mode: there a new token (a normal fetch) leaves the old one
         // to expire with 42001 instead of superseding it, so EasyWeChat meets 42001 again.
-        $this->mockConfig(['lifetime_s' => 3]);
+        $restore = Mock::config(['lifetime_s' => 4]);
         [$token, $appid] = $this->token(['mode' => 'stable', 'refresh_margin_s' => 0]);
-        $this->assertArrayHasKey('ip_list', $send($token, $token->toQuery()));
-        $this->assertSame(0, $refreshes);
-        // A request built with T1 is answered after T1 expired, when another worker (or the
-        // refresher) already holds the next token.
-        $query = $token->toQuery();
-        $until = microtime(true) + 15;
-        while ((Mock::check($query['access_token'])['errcode'] ?? 0) !== 42001) {
-            $this->assertLessThan($until, microtime(true), 'the simulator never expired the token');
-            usleep(100_000);
+        try {
+            $this->assertArrayHasKey('ip_list', $send($token, $token->toQuery()));
+            $this->assertSame(0, $refreshes);
+            // A request built with T1 is answered after T1 expired, when another worker (or
+            // the refresher) already holds the next token.
+            $query = $token->toQuery();
+            $until = microtime(true) + 15;
+            while ((Mock::check($query['access_token'])['errcode'] ?? 0) !== 42001) {
+                $this->assertLessThan($until, microtime(true), 'the simulator never expired the token');
+                usleep(100_000);
+            }
+            $next = $this->wx->get($token->app());
+            $this->assertNotSame($query['access_token'], $next);
+            $this->assertArrayHasKey('ip_list', Mock::check($next));
+            $fetches = Mock::fetches($appid);
+            $answer = $send($token, $query);
+            // EasyWeChat resent the expired token each time: its retry cannot succeed...
+            $this->assertSame(42001, $answer['errcode'] ?? null);
+            $this->assertSame($maxRetries, $refreshes);
+            // ...and its two reports of it were stale: no fetch (the second one forced a new
+            // stable token, revoking every worker's, when refresh() handed out what it got).
+            $this->assertSame($fetches, Mock::fetches($appid), 'the one fetch after the expiry was the only one');
+            $this->assertArrayHasKey('ip_list', Mock::check($next), 'the group\'s token still works');
+            // EasyWeChat's next request takes the good token.
+            $this->assertArrayHasKey('ip_list', $send($token, $token->toQuery()));
+            $this->assertSame($fetches, Mock::fetches($appid));
+        } finally {
+            // No short token left behind: its refresher would go on fetching in this
+            // process, and meet the faults the next tests arm for their own fetches.
+            Mock::config($restore);
+            $until = microtime(true) + 15;
+            while (($this->wx->status($token->app())['token']['expires_in_ms'] ?? 0) < 60_000 && microtime(true) < $until) {
+                $this->wx->invalidate($token->app(), $this->wx->get($token->app()));
+                $this->settle($token->app());
+            }
         }
-        $next = $this->wx->get($token->app());
-        $this->assertNotSame($query['access_token'], $next);
-        $this->assertArrayHasKey('ip_list', Mock::check($next));
-        $fetches = Mock::fetches($appid);
-        $answer = $send($token, $query);
-        // EasyWeChat resent the expired token each time: its retry cannot succeed...
-        $this->assertSame(42001, $answer['errcode'] ?? null);
-        $this->assertSame($maxRetries, $refreshes);
-        // ...and its two reports of it were stale: no fetch (each one forced a new stable
-        // token, revoking every worker's, when refresh() reported the token it had returned).
-        $this->assertSame($fetches, Mock::fetches($appid), 'the one fetch after the expiry was the only one');
-        $this->assertArrayHasKey('ip_list', Mock::check($next), 'the group\'s token still works');
-        // EasyWeChat's next request takes the good token.
-        $this->assertArrayHasKey('ip_list', $send($token, $token->toQuery()));
-        $this->assertSame($fetches, Mock::fetches($appid));
     }
 
     public function testCallRetriesWhatEasyWeChatDoesNot(): void
