@@ -631,10 +631,8 @@ impl TokenCell {
         let (failures, cooled, since) = (f.failures_in_row, f.cooled_ms, f.failing_since_ms);
         let waiters = std::mem::take(&mut f.waiters);
         drop(f);
-        for w in waiters {
-            w.unpark();
-        }
-        // Told after the lock is let go and the waiters are on their way.
+        // Told after the lock is let go, before the waiters wake: a caller
+        // that got the error finds its records made (pushing never blocks).
         let name = &self.cfg.name;
         match failed {
             None if failures_before > 0 => log::emit(Event::Recovered, name, |r| {
@@ -667,6 +665,9 @@ impl TokenCell {
                     )
                 });
             }
+        }
+        for w in waiters {
+            w.unpark();
         }
     }
 
