@@ -12,6 +12,7 @@
 
 #define APP "wxclog0000000001"
 #define SECRET "sec-wxclog0000000001"
+#define APP_WRONG "wxclog0000000002" /* configured with a wrong secret */
 #define WRONG "wrong-c-secret-5ee1"
 #define MAX_RECORDS 256
 
@@ -134,7 +135,7 @@ int main(void)
     CHECK(strstr(r.fields, "\"generation\":1") != NULL, "fields %s", r.fields);
 
     t_section("rejected credentials: an error record with the errcode");
-    CHECK_STATUS(t_configure(APP, WRONG, "\"name\":\"clog-wrong\""), WXTOKEN_OK);
+    CHECK_STATUS(t_configure(APP_WRONG, WRONG, "\"name\":\"clog-wrong\""), WXTOKEN_OK);
     CHECK_STATUS(wxtoken_get("clog-wrong", token + 512, 512, &len), WXTOKEN_CREDENTIALS_REJECTED);
     CHECK(wxtoken_log_flush(5000), "delivered");
     CHECK(find("clog-wrong", "credentials_rejected", &r), "a credentials_rejected record");

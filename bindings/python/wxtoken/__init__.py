@@ -10,6 +10,7 @@
     result = wxtoken.call(app, lambda token: my_api(token))
     # JS-SDK: the object a page at `url` passes to wx.config.
     config = wxtoken.jssdk_config(app, url)
+    # Log records (refreshes, failures, rejected credentials) go to logging.getLogger("wxtoken").
 
 The token logic lives in the Rust core; this package only converts types.
 """
@@ -27,12 +28,14 @@ from wxtoken._errors import (
     UpstreamError,
     WxTokenError,
 )
+from wxtoken import _log  # noqa: F401  (routes the core's records to logging)
 from wxtoken._wxtoken import (
     BAD_TOKEN_ERRCODES,
     Client,
     __version__,
     call,
     configure,
+    flush_log,
     get_ticket,
     get_token,
     invalidate,
@@ -59,6 +62,7 @@ __all__ = [
     "__version__",
     "call",
     "configure",
+    "flush_log",
     "get_ticket",
     "get_token",
     "invalidate",
