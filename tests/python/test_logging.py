@@ -108,3 +108,45 @@ def test_a_handler_may_call_wxtoken(mock: Mock) -> None:
         logger.removeHandler(handler)
         logger.setLevel(old)
     assert seen and all(n >= 1 for n in seen), seen
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append(str(getattr(record, "wxtoken_event", "")))
+
+
+def child_reports(app: str, token: str, out: Any) -> None:
+    """In a forked child: a report's records reach logging from the child's own log thread."""
+    handler = Collect()
+    logger = logging.getLogger("wxtoken")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    wxtoken.invalidate(app, token)
+    out.put((wxtoken.flush_log(10.0), handler.events))
+
+
+def test_a_forked_child_logs_on_its_own(mock: Mock) -> None:
+    import multiprocessing
+
+    app = mock.configure()
+    logger = logging.getLogger("wxtoken")
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        token = wxtoken.get_token(app)  # the parent's log thread runs
+        assert wxtoken.flush_log(5.0)
+        ctx = multiprocessing.get_context("fork")
+        out: Any = ctx.Queue()
+        child = ctx.Process(target=child_reports, args=(app, token, out))
+        child.start()
+        flushed, events = out.get(timeout=30)
+        child.join(30)
+    finally:
+        logger.setLevel(old)
+    assert child.exitcode == 0
+    assert flushed, "the child's records were delivered"
+    assert "token_invalidated" in events and "token_refreshed" in events, events
