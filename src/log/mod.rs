@@ -226,7 +226,7 @@ pub fn set_log_sink(level: LogLevel, sink: impl Fn(&LogRecord) + Send + Sync + '
 /// Keeps records at `level` and above in a queue (the newest
 /// 1024) for the program to take with [`drain_log`] on its own thread: for
 /// runtimes that must not be entered from a foreign thread (PHP).
-/// Replaces the program's previous sink.
+/// Replaces the program's previous sink; records already queued stay.
 pub fn set_log_queue(level: LogLevel) {
     install(level, Program::Queue);
 }
@@ -238,9 +238,10 @@ pub fn clear_log_sink() {
     dispatch::clear();
 }
 
+/// Queued records stay: they go to the new sink. PHP sets its queue up again
+/// in every request, and what the refresher told between two requests must
+/// reach the next one.
 fn install(level: LogLevel, program: Program) {
-    PROGRAM_LEVEL.store(0, Relaxed);
-    dispatch::clear();
     PROGRAM.store(Some(Arc::new(program)));
     PROGRAM_LEVEL.store(level as u8, Relaxed);
 }

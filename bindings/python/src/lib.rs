@@ -389,8 +389,8 @@ fn logging_level(level: wxtoken::LogLevel) -> u32 {
 /// interpreter once it shuts down. Every level is taken: `emit` asks the
 /// `wxtoken` logger before it builds anything.
 #[pyfunction]
-#[pyo3(signature = (emit))]
-fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>) {
+#[pyo3(signature = (emit, enabled = None))]
+fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>, enabled: Option<Py<PyAny>>) {
     let Some(emit) = emit else {
         LOG_CLOSED.store(true, Ordering::SeqCst);
         py.detach(|| {
@@ -408,10 +408,22 @@ fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>) {
         if !LOG_CLOSED.load(Ordering::SeqCst) {
             // try_attach: never initialise or enter an interpreter that is gone.
             Python::try_attach(|py| {
+                let levelno = logging_level(rec.level);
+                if let Some(enabled) = &enabled {
+                    match enabled
+                        .bind(py)
+                        .call1((levelno,))
+                        .and_then(|v| v.is_truthy())
+                    {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => return e.write_unraisable(py, None),
+                    }
+                }
                 let fields = to_python(py, &Value::Object(rec.fields.clone()));
                 let args = fields.map(|f| {
                     (
-                        logging_level(rec.level),
+                        levelno,
                         rec.event,
                         rec.app.as_str(),
                         rec.message.as_str(),

@@ -22,9 +22,7 @@ logger.addHandler(logging.NullHandler())
 
 
 def _emit(levelno: int, event: str, app: str, message: str, fields: dict[str, Any], ts_ms: int) -> None:
-    # Nothing is built for a level the logger would drop.
-    if not logger.isEnabledFor(levelno):
-        return
+    # Only called when logger.isEnabledFor(levelno): nothing is built for a dropped level.
     extra: dict[str, Any] = {f"wxtoken_{k}": v for k, v in fields.items()}
     extra.update(wxtoken_event=event, wxtoken_app=app, wxtoken_ts_ms=ts_ms, wxtoken_fields=fields)
     if app:
@@ -39,5 +37,5 @@ def _close() -> None:
     _set_log_sink(None)
 
 
-_set_log_sink(_emit)
+_set_log_sink(_emit, logger.isEnabledFor)
 atexit.register(_close)

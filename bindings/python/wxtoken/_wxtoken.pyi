@@ -105,5 +105,8 @@ class Client:
 def flush_log(timeout: float = 1.0) -> bool:
     """Waits up to timeout seconds until the "wxtoken" logger has every record made so far."""
 
-def _set_log_sink(emit: Callable[[int, str, str, str, dict[str, Any], int], None] | None) -> None:
-    """Internal: wxtoken/_log.py installs its emitter here (None removes it)."""
+def _set_log_sink(
+    emit: Callable[[int, str, str, str, dict[str, Any], int], None] | None,
+    enabled: Callable[[int], bool] | None = None,
+) -> None:
+    """Internal: wxtoken/_log.py installs its emitter here, asked enabled(levelno) first (None removes it)."""
