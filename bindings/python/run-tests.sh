@@ -4,8 +4,9 @@
 #   2. the C library and simulator CLI (cargo build --release), then the wheel
 #      and the sdist (maturin), and `pip install .` as the README says: none of
 #      these may touch target/release/libwxtoken.so, which PHP must still load;
-#   3. pytest (tests/python) against the simulator, and mypy --strict on the
-#      typing sample (plus a sample of misuse that must be refused);
+#   3. pytest (tests/python, with the released wechatpy for wxtoken.wechatpy)
+#      against the simulator, and mypy --strict on the typing sample (plus a
+#      sample of misuse that must be refused);
 #   4. the sdist, pip-installed (compiling the crate) into a second venv
 #      (target/py-venv-sdist), with a smoke test against the simulator.
 # Exits non-zero on any failure. Cargo builds go to target/, beside the other
@@ -21,6 +22,9 @@ sdist_venv=$root/target/py-venv-sdist
 dist=$root/target/py-dist
 clib=$root/target/release/libwxtoken.so
 pins=("maturin>=1.9.4,<2" "pytest>=9,<10" "mypy>=2,<3")
+# The released wechatpy that tests/python/test_wechatpy.py runs against (the
+# release tests/serve_clients pins), installed through the wheel's extra.
+wechatpy_pin="wechatpy[cryptography]==1.8.18"
 
 log() { printf '\n=== python: %s\n' "$*"; }
 fail() {
@@ -98,6 +102,8 @@ php -d ffi.enable=1 -r 'require $argv[1]; echo "PHP loads it: wxtoken ", (new Wx
   "$root/bindings/php/autoload.php" "$clib" || fail "PHP cannot load $clib after the Python builds"
 
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
+log "wxtoken[wechatpy] (the extra) with $wechatpy_pin"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "${wheels[0]}[wechatpy]" "$wechatpy_pin"
 
 log "pytest"
 "$venv/bin/python" -m pytest tests/python -p no:cacheprovider -ra

@@ -215,18 +215,42 @@ fn returned_bad_token(value: &Bound<'_, PyAny>) -> bool {
 
 /// An exception raised by the business call: an `errcode` attribute that
 /// is a bad-token code says the token was refused.
-fn raised_bad_token(py: Python<'_>, err: &PyErr) -> bool {
-    err.value(py)
-        .getattr("errcode")
-        .is_ok_and(|e| is_bad_errcode(&e))
+fn raised_bad_token(exc: &Bound<'_, PyAny>) -> bool {
+    exc.getattr("errcode").is_ok_and(|e| is_bad_errcode(&e))
+}
+
+/// `collections.abc.Awaitable`: what an async business function returns.
+static AWAITABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// An async fn given to the blocking `call`: its coroutine would be
+/// returned unawaited and a 40001 never seen, so it is closed and refused.
+fn refuse_awaitable(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    let awaitable = AWAITABLE.get_or_try_init(py, || {
+        PyResult::Ok(py.import("collections.abc")?.getattr("Awaitable")?.unbind())
+    })?;
+    if !v.is_instance(awaitable.bind(py))? {
+        return Ok(());
+    }
+    if v.hasattr("close")? {
+        v.call_method0("close")?; // no "coroutine was never awaited" warning
+    }
+    Err(PyTypeError::new_err(format!(
+        "fn returned {} (an async function?): wxtoken.call runs fn synchronously; \
+         use `await wxtoken.aio.call(app, fn)`",
+        v.get_type().name()?
+    )))
 }
 
 /// One run of the business call, as the core's `call` wants it.
 fn attempt(py: Python<'_>, f: &Py<PyAny>, token: &str) -> Attempt<PyResult<Py<PyAny>>> {
-    match f.bind(py).call1((token,)) {
+    let returned = f
+        .bind(py)
+        .call1((token,))
+        .and_then(|v| refuse_awaitable(py, &v).map(|()| v));
+    match returned {
         Ok(v) if returned_bad_token(&v) => Attempt::BadToken(Ok(v.unbind())),
         Ok(v) => Attempt::Done(Ok(v.unbind())),
-        Err(e) if raised_bad_token(py, &e) => Attempt::BadToken(Err(e)),
+        Err(e) if raised_bad_token(e.value(py)) => Attempt::BadToken(Err(e)),
         Err(e) => Attempt::Done(Err(e)),
     }
 }
@@ -448,6 +472,31 @@ fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>, enabled: Option<Py<PyA
 fn flush_log(py: Python<'_>, timeout: f64) -> bool {
     let timeout = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
     py.detach(|| wxtoken::flush_log(timeout))
+
+/// The token if a fresh one is at hand, else None: never waits (no lock,
+/// no network), so wxtoken.aio answers a fresh token on the event loop and
+/// sends only the slow path to a thread.
+#[pyfunction]
+#[pyo3(name = "_fresh_token")]
+fn fresh_token<'py>(py: Python<'py>, app: PyBackedStr) -> Option<Bound<'py, PyString>> {
+    wxtoken::with_fresh_token(&app, |t| PyString::new(py, t))
+}
+
+/// call()'s rule for a returned value, for callers that cannot hand their
+/// business call to call() (wxtoken.aio awaits it; wxtoken.wechatpy hooks
+/// wechatpy's retry): a mapping whose "errcode" is a bad-token errcode.
+#[pyfunction]
+#[pyo3(name = "_is_bad_token_result")]
+fn is_bad_token_result(value: &Bound<'_, PyAny>) -> bool {
+    returned_bad_token(value)
+}
+
+/// call()'s rule for a raised exception: an errcode attribute that is a
+/// bad-token errcode.
+#[pyfunction]
+#[pyo3(name = "_is_bad_token_error")]
+fn is_bad_token_error(error: &Bound<'_, PyAny>) -> bool {
+    raised_bad_token(error)
 }
 
 /// One configured app: Client(appid, secret, **options) takes the
@@ -555,6 +604,10 @@ fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jssdk_config, m)?)?;
     m.add_function(wrap_pyfunction!(_set_log_sink, m)?)?;
     m.add_function(wrap_pyfunction!(flush_log, m)?)?;
+
+    m.add_function(wrap_pyfunction!(fresh_token, m)?)?;
+    m.add_function(wrap_pyfunction!(is_bad_token_result, m)?)?;
+    m.add_function(wrap_pyfunction!(is_bad_token_error, m)?)?;
     m.add_class::<Client>()?;
     Ok(())
 }

@@ -11,10 +11,13 @@
     # JS-SDK: the object a page at `url` passes to wx.config.
     config = wxtoken.jssdk_config(app, url)
     # Log records (refreshes, failures, rejected credentials) go to logging.getLogger("wxtoken").
+    # asyncio: the same functions, awaitable (a fresh token never leaves the loop).
+    token = await wxtoken.aio.get_token(app)
 
 The token logic lives in the Rust core; this package only converts types.
 """
 
+from wxtoken import aio
 from wxtoken._errors import (
     BadResponse,
     CredentialsRejected,
@@ -60,6 +63,7 @@ __all__ = [
     "UpstreamError",
     "WxTokenError",
     "__version__",
+    "aio",
     "call",
     "configure",
     "flush_log",

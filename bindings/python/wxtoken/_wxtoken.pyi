@@ -49,6 +49,15 @@ def call(app: str, fn: Callable[[str], _T]) -> _T:
     mapping's "errcode" or raised as an errcode attribute), invalidates and runs
     it once more."""
 
+def _fresh_token(app: str) -> str | None:
+    """The token if a fresh one is at hand, else None; never waits (wxtoken.aio)."""
+
+def _is_bad_token_result(value: object) -> bool:
+    """call()'s rule for a returned value: a mapping whose "errcode" is a bad-token errcode."""
+
+def _is_bad_token_error(error: BaseException) -> bool:
+    """call()'s rule for a raised exception: an errcode attribute that is a bad-token errcode."""
+
 #: A ticket kind: Official Accounts have "jsapi" and "wx_card"; WeCom has
 #: "jsapi" and "agent_config".
 TicketKind = Literal["jsapi", "wx_card", "agent_config"]

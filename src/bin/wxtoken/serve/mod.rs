@@ -244,6 +244,7 @@ async fn connection<S>(
         .header_read_timeout(header_timeout)
         .keep_alive(true)
         .max_buf_size(16 * 1024)
+        .writev(false)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(served);
     tokio::select! {
