@@ -472,6 +472,7 @@ fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>, enabled: Option<Py<PyA
 fn flush_log(py: Python<'_>, timeout: f64) -> bool {
     let timeout = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
     py.detach(|| wxtoken::flush_log(timeout))
+}
 
 /// The token if a fresh one is at hand, else None: never waits (no lock,
 /// no network), so wxtoken.aio answers a fresh token on the event loop and
