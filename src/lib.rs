@@ -47,6 +47,10 @@ pub use error::{
     BAD_TOKEN_ERRCODES,
 };
 pub use inspect::inspect;
+pub use log::{
+    clear_log_sink, drain_log, emit_log, flush_log, log_stderr_level, set_log_queue, set_log_sink,
+    set_log_stderr, timestamp, undrain_log, LogFormat, LogLevel, LogRecord,
+};
 pub use record::Record;
 pub use registry::{
     call, configure, configure_all, get, get_ticket, invalidate, invalidate_ticket,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::fork;
-use crate::log;
+use crate::log::{self, Event};
 use crate::registry;
 
 /// The longest sleep, and so the bound on how long a process keeps using a
@@ -39,10 +39,10 @@ pub(crate) fn ensure_running() {
     {
         // Give the claim back, so that a later call tries again.
         let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
-        log::info(format_args!(
-            "cannot start the refresher thread: {}",
-            e.kind()
-        ));
+        log::emit(Event::ThreadStartFailed, "", |r| {
+            r.set("thread", "wxtoken-refresher");
+            format!("cannot start the refresher thread: {}", e.kind())
+        });
     }
 }
 

@@ -10,6 +10,7 @@ mod configure;
 mod faults;
 mod file_store;
 mod invalidate;
+mod logging;
 mod refresh_cycles;
 mod rejections;
 mod secrecy;

@@ -51,6 +51,7 @@ FUNCTIONS = [
     "invalidate_ticket",
     "jssdk_signature",
     "jssdk_config",
+    "flush_log",
 ]
 
 

@@ -72,6 +72,32 @@ class WxToken
         $this->buf = $this->ffi->new('char[' . self::FIRST_BUFFER . ']');
         $this->len = $this->ffi->new('size_t');
         $this->lenPtr = FFI::addr($this->len);
+        Log::install($this->ffi);
+    }
+
+    /**
+     * Where wxtoken's log records go (docs/logging.md): $logger is called as
+     * `$logger(string $level, string $message, array $context)` with a PSR-3 level name
+     * ('error', 'warning', 'info', 'debug'), one line of text, and the record's fields in
+     * $context: event (a stable name such as 'token_refreshed', 'refresh_failed',
+     * 'credentials_rejected'), app, ts, pid, generation, errcode, kind, duration_ms...
+     * Never a token or a secret. A Psr\Log\LoggerInterface fits as [$psrLogger, 'log'].
+     * null: error_log() (the default). Records below $level ('off': none) are not kept.
+     * Records are delivered on PHP's thread after configure(), invalidate(), status(),
+     * any failure, at the end of the request, or on drainLog().
+     *
+     * @param (callable(string, string, array<string, mixed>): void)|null $logger
+     * @throws InvalidArgumentException for a level that is no PSR-3 level nor 'off'
+     */
+    public function setLogger(?callable $logger, string $level = 'warning'): void
+    {
+        Log::setLogger($this->ffi, $logger, $level);
+    }
+
+    /** Delivers the queued log records now; returns how many there were. */
+    public function drainLog(): int
+    {
+        return Log::drain();
     }
 
     /**
@@ -98,10 +124,12 @@ class WxToken
         }
         // The library says which name it registered (name option, WXTOKEN_NAME or appid).
         $status = $this->ffi->wxtoken_configure_named($appid, $secret, $json, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
-        return $status === self::OK
+        $name = $status === self::OK
             ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_configure_named($appid, $secret, $json, $buf, $cap, $this->lenPtr));
+        Log::drain();
+        return $name;
     }
 
     /**
@@ -136,7 +164,9 @@ class WxToken
         self::noNul($badToken, 'badToken');
         $status = $this->ffi->wxtoken_invalidate($app, $badToken, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         if ($status === self::OK) {
-            return self::take($this->buf, $this->len->cdata);
+            $token = self::take($this->buf, $this->len->cdata);
+            Log::drain();
+            return $token;
         }
         return $this->retryBigger($status, fn (CData $buf, int $cap): int
             => $this->ffi->wxtoken_invalidate($app, $badToken, $buf, $cap, $this->lenPtr));
@@ -159,6 +189,7 @@ class WxToken
             ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_status_json($app, $buf, $cap, $this->lenPtr));
+        Log::drain();
         try {
             $decoded = json_decode($json, true, 64, JSON_THROW_ON_ERROR);
         } catch (\JsonException $e) {
@@ -533,6 +564,8 @@ class WxToken
             $message = self::cString($this->ffi->wxtoken_status_name($status));
         }
         $class = self::ERRORS[$status] ?? InternalException::class;
+        // After the last error is read: the records of this failure go out first.
+        Log::drain();
         $kind = match ($status) {
             11, 12 => InvalidArgumentException::KIND,
             default => isset(self::ERRORS[$status]) ? $class::KIND : 'internal',

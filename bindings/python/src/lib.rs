@@ -14,6 +14,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
@@ -390,6 +391,89 @@ fn jssdk_config<'py>(
     jssdk_config_of(py, &app, &url)
 }
 
+/// Set while the interpreter may no longer be entered (atexit ran
+/// `_set_log_sink(None)`); counts sink calls that may be entering it.
+static LOG_CLOSED: AtomicBool = AtomicBool::new(true);
+static LOG_IN_CALL: AtomicUsize = AtomicUsize::new(0);
+
+/// `logging`'s number for a core level.
+fn logging_level(level: wxtoken::LogLevel) -> u32 {
+    match level {
+        wxtoken::LogLevel::Error => 40,
+        wxtoken::LogLevel::Warn => 30,
+        wxtoken::LogLevel::Info => 20,
+        _ => 10,
+    }
+}
+
+/// Sends the core's records to `emit(levelno, event, app, message, fields,
+/// ts_ms)` (wxtoken/_log.py), called on the core's log thread with the
+/// interpreter attached there, never on a refresh thread; None stops it and
+/// waits (detached) for a call in progress, so that nothing enters the
+/// interpreter once it shuts down. Every level is taken: `emit` asks the
+/// `wxtoken` logger before it builds anything.
+#[pyfunction]
+#[pyo3(signature = (emit, enabled = None))]
+fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>, enabled: Option<Py<PyAny>>) {
+    let Some(emit) = emit else {
+        LOG_CLOSED.store(true, Ordering::SeqCst);
+        py.detach(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while LOG_IN_CALL.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            wxtoken::clear_log_sink();
+        });
+        return;
+    };
+    LOG_CLOSED.store(false, Ordering::SeqCst);
+    wxtoken::set_log_sink(wxtoken::LogLevel::Debug, move |rec| {
+        LOG_IN_CALL.fetch_add(1, Ordering::SeqCst);
+        if !LOG_CLOSED.load(Ordering::SeqCst) {
+            // try_attach: never initialise or enter an interpreter that is gone.
+            Python::try_attach(|py| {
+                let levelno = logging_level(rec.level);
+                if let Some(enabled) = &enabled {
+                    match enabled
+                        .bind(py)
+                        .call1((levelno,))
+                        .and_then(|v| v.is_truthy())
+                    {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => return e.write_unraisable(py, None),
+                    }
+                }
+                let fields = to_python(py, &Value::Object(rec.fields.clone()));
+                let args = fields.map(|f| {
+                    (
+                        levelno,
+                        rec.event,
+                        rec.app.as_str(),
+                        rec.message.as_str(),
+                        f,
+                        rec.at_ms,
+                    )
+                });
+                if let Err(e) = args.and_then(|a| emit.bind(py).call1(a)) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        }
+        LOG_IN_CALL.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+/// Waits (with the interpreter released, so the log thread can deliver)
+/// until the `wxtoken` logger has every record made so far, at most
+/// `timeout` seconds. True when it has.
+#[pyfunction]
+#[pyo3(signature = (timeout = 1.0))]
+fn flush_log(py: Python<'_>, timeout: f64) -> bool {
+    let timeout = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    py.detach(|| wxtoken::flush_log(timeout))
+}
+
 /// The token if a fresh one is at hand, else None: never waits (no lock,
 /// no network), so wxtoken.aio answers a fresh token on the event loop and
 /// sends only the slow path to a thread.
@@ -527,6 +611,9 @@ fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(invalidate_ticket, m)?)?;
     m.add_function(wrap_pyfunction!(jssdk_signature, m)?)?;
     m.add_function(wrap_pyfunction!(jssdk_config, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_log_sink, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_log, m)?)?;
+
     m.add_function(wrap_pyfunction!(fresh_token, m)?)?;
     m.add_function(wrap_pyfunction!(is_bad_token_result, m)?)?;
     m.add_function(wrap_pyfunction!(is_bad_token_error, m)?)?;

@@ -10,6 +10,7 @@
     result = wxtoken.call(app, lambda token: my_api(token))
     # JS-SDK: the object a page at `url` passes to wx.config.
     config = wxtoken.jssdk_config(app, url)
+    # Log records (refreshes, failures, rejected credentials) go to logging.getLogger("wxtoken").
     # asyncio: the same functions, awaitable (a fresh token never leaves the loop).
     token = await wxtoken.aio.get_token(app)
 
@@ -31,12 +32,14 @@ from wxtoken._errors import (
     UpstreamError,
     WxTokenError,
 )
+from wxtoken import _log  # noqa: F401  (routes the core's records to logging)
 from wxtoken._wxtoken import (
     BAD_TOKEN_ERRCODES,
     Client,
     __version__,
     call,
     configure,
+    flush_log,
     get_ticket,
     get_token,
     invalidate,
@@ -64,6 +67,7 @@ __all__ = [
     "aio",
     "call",
     "configure",
+    "flush_log",
     "get_ticket",
     "get_token",
     "invalidate",

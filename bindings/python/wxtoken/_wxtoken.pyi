@@ -113,3 +113,12 @@ class Client:
         """Reports bad_ticket as refused; returns a good ticket (see invalidate_ticket)."""
     def jssdk_config(self, url: str) -> JssdkConfig:
         """The wx.config object for the page at url (see jssdk_config)."""
+
+def flush_log(timeout: float = 1.0) -> bool:
+    """Waits up to timeout seconds until the "wxtoken" logger has every record made so far."""
+
+def _set_log_sink(
+    emit: Callable[[int, str, str, str, dict[str, Any], int], None] | None,
+    enabled: Callable[[int], bool] | None = None,
+) -> None:
+    """Internal: wxtoken/_log.py installs its emitter here, asked enabled(levelno) first (None removes it)."""
