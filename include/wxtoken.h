@@ -100,6 +100,32 @@ typedef enum {
     WXTOKEN_PANIC = 14,
 } wxtoken_status;
 
+/**
+ * The levels of records and sinks, as `int`s in the C API.
+ */
+typedef enum {
+    /**
+     * No records (as a sink's level: the sink is off).
+     */
+    WXTOKEN_LOG_OFF = 0,
+    /**
+     * wxtoken cannot do its job: credentials rejected, a thread not started.
+     */
+    WXTOKEN_LOG_ERROR = 1,
+    /**
+     * Something failed and is being handled: a refresh failed, a budget spent.
+     */
+    WXTOKEN_LOG_WARN = 2,
+    /**
+     * Normal events: a token refreshed, a report, a cool-down over.
+     */
+    WXTOKEN_LOG_INFO = 3,
+    /**
+     * Details: a record adopted from the store.
+     */
+    WXTOKEN_LOG_DEBUG = 4,
+} wxtoken_log_level;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -335,6 +361,32 @@ wxtoken_status wxtoken_jssdk_signature(const char *ticket,
                                        size_t *len);
 
 /**
+ * Copies the default name of a WeCom application into `buf` (NUL-terminated;
+ * length without the NUL in `*len`): `corpid`, `-`, and 16 hex digits of a
+ * hash of `secret` (the tag its store key holds), so two applications of one
+ * corp, each with its own secret and token, never share a name. The SDK
+ * adapters (EasyWeChat's, wechatpy's) pass it as `name` to configure when
+ * none is given; `wxtoken_configure` itself still defaults to the corp id.
+ *
+ * Buffer rules as for `wxtoken_get`; the corp id's length plus 18 bytes
+ * suffice. No argument may be NULL; the strings must be UTF-8. The secret
+ * is never in the answer nor in an error.
+ *
+ * Pure: no network, no lock. Thread safety: safe from any thread.
+ * Ownership: the strings are only read during the call; `buf` and `len`
+ * are caller-owned and not kept.
+ *
+ * # Safety
+ * `corpid` and `secret` are NULL or NUL-terminated strings; `buf` and
+ * `len` as for `wxtoken_get`, not overlapping the strings.
+ */
+wxtoken_status wxtoken_default_wecom_name(const char *corpid,
+                                          const char *secret,
+                                          char *buf,
+                                          size_t cap,
+                                          size_t *len);
+
+/**
  * Copies what a page passes to `wx.config` for `url` into `buf`, as a JSON
  * object text (NUL-terminated; length without the NUL in `*len`):
  * `{"appId":"...","nonceStr":"...","signature":"...","timestamp":N}`, with
@@ -428,6 +480,88 @@ bool wxtoken_is_bad_token_errcode(int64_t errcode);
  * `errcode` is NULL or a NUL-terminated string valid for the call.
  */
 bool wxtoken_is_bad_token_errcode_str(const char *errcode);
+
+/**
+ * Sends wxtoken's log records (docs/logging.md) at `level` and above
+ * (`WXTOKEN_LOG_ERROR` .. `WXTOKEN_LOG_DEBUG`) to `callback`, replacing any
+ * earlier callback or queue. `callback` NULL or `level` `WXTOKEN_LOG_OFF` removes
+ * it. Records on stderr (`WXTOKEN_LOG`) are separate and unaffected.
+ *
+ * `callback(level, event, app, message, fields_json, userdata)`: the record's
+ * level (a `wxtoken_log_level`), its stable event name (e.g.
+ * "token_refreshed", "refresh_failed", "credentials_rejected"), the app's
+ * name ("" for none), one line of text, and its fields as a JSON object
+ * text (`{"generation":3,"expires_in_s":7200,"duration_ms":41}`). No
+ * record holds a token or a secret. The strings are valid during the call
+ * only; copy what you keep.
+ *
+ * Thread: `callback` is called on one thread of wxtoken's own ("wxtoken-log"),
+ * one record at a time in the order they were made, never on the thread
+ * that caused the record and never with a wxtoken lock held. So it may
+ * block, and it may call wxtoken's functions (including the blocking ones:
+ * that only delays later records), but it must not call
+ * `wxtoken_log_flush`, which would wait for itself (it returns false).
+ * `userdata` is passed back as given and must be usable from that thread.
+ * At most the newest 1024 records wait for a slow callback; a
+ * "log_records_dropped" record tells how many were lost. Call
+ * `wxtoken_log_flush` before exit to deliver what is pending. In a forked
+ * child, records made there go to the same callback from a new thread.
+ *
+ * Returns `WXTOKEN_INVALID_ARGUMENT` for a level outside 0..4.
+ *
+ * # Safety
+ * `callback` is NULL or a function with that signature that stays callable
+ * until it is replaced or removed (and then for one call in progress).
+ */
+wxtoken_status wxtoken_set_log_callback(int level,
+                                        void (*callback)(int level,
+                                                         const char *event,
+                                                         const char *app,
+                                                         const char *message,
+                                                         const char *fields_json,
+                                                         void *userdata),
+                                        void *userdata);
+
+/**
+ * Keeps wxtoken's log records at `level` and above in a queue (the newest
+ * 1024) for the caller to take with `wxtoken_log_drain` on a thread of its
+ * own choosing, replacing any callback; `WXTOKEN_LOG_OFF` removes it. For
+ * runtimes whose code must not run on a foreign thread (PHP's FFI binding
+ * uses it). Returns `WXTOKEN_INVALID_ARGUMENT` for a level outside 0..4.
+ *
+ * Thread safety: safe from any thread.
+ */
+wxtoken_status wxtoken_set_log_queue(int level);
+
+/**
+ * Moves queued log records (see `wxtoken_set_log_queue`) into `buf`, oldest
+ * first, as JSON lines: one object per record, each ending in a newline, with
+ * `ts` (RFC 3339, UTC), `ts_ms`, `level` ("error", "warn", "info",
+ * "debug"), `event`, `app`, `message`, `pid` and the record's fields. As
+ * many whole records as fit are moved; the rest stay queued. `*len` gets
+ * the bytes written (0: the queue is empty). When not even the oldest
+ * record fits, it stays queued, `*len` gets its length and the result is
+ * `WXTOKEN_BUFFER_TOO_SMALL`. 16384 bytes always take at least one record
+ * in practice.
+ *
+ * Thread safety: safe from any thread. Ownership: `buf` and `len` are
+ * caller-owned and not kept.
+ *
+ * # Safety
+ * As for `wxtoken_get`'s `buf`, `cap` and `len`.
+ */
+wxtoken_status wxtoken_log_drain(char *buf, size_t cap, size_t *len);
+
+/**
+ * Waits at most `timeout_ms` until the callback of `wxtoken_set_log_callback`
+ * has received every record made so far; true when it has (or there was
+ * none). Before exit, so that pending records are not lost. False at once
+ * when called from inside the callback, or with a queue instead of a
+ * callback and records still queued.
+ *
+ * Thread safety: safe from any thread.
+ */
+bool wxtoken_log_flush(uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

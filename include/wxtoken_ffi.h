@@ -20,6 +20,14 @@ typedef enum {
     WXTOKEN_PANIC = 14,
 } wxtoken_status;
 
+typedef enum {
+    WXTOKEN_LOG_OFF = 0,
+    WXTOKEN_LOG_ERROR = 1,
+    WXTOKEN_LOG_WARN = 2,
+    WXTOKEN_LOG_INFO = 3,
+    WXTOKEN_LOG_DEBUG = 4,
+} wxtoken_log_level;
+
 wxtoken_status wxtoken_configure(const char *appid, const char *secret, const char *options_json);
 
 wxtoken_status wxtoken_configure_named(const char *appid,
@@ -62,6 +70,12 @@ wxtoken_status wxtoken_jssdk_signature(const char *ticket,
                                        size_t cap,
                                        size_t *len);
 
+wxtoken_status wxtoken_default_wecom_name(const char *corpid,
+                                          const char *secret,
+                                          char *buf,
+                                          size_t cap,
+                                          size_t *len);
+
 wxtoken_status wxtoken_jssdk_config_json(const char *app,
                                          const char *url,
                                          char *buf,
@@ -79,3 +93,18 @@ const char *wxtoken_status_name(int status);
 bool wxtoken_is_bad_token_errcode(int64_t errcode);
 
 bool wxtoken_is_bad_token_errcode_str(const char *errcode);
+
+wxtoken_status wxtoken_set_log_callback(int level,
+                                        void (*callback)(int level,
+                                                         const char *event,
+                                                         const char *app,
+                                                         const char *message,
+                                                         const char *fields_json,
+                                                         void *userdata),
+                                        void *userdata);
+
+wxtoken_status wxtoken_set_log_queue(int level);
+
+wxtoken_status wxtoken_log_drain(char *buf, size_t cap, size_t *len);
+
+bool wxtoken_log_flush(uint32_t timeout_ms);

@@ -20,7 +20,7 @@ use crate::config::{Config, Mode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::{self, Mutex};
 use crate::fresh::{self, FreshWord};
-use crate::log;
+use crate::log::{self, Event};
 use crate::policy;
 use crate::record::Record;
 use crate::refresh::{Leader, Reason, Source, TokenSource};
@@ -57,6 +57,18 @@ struct Flight {
     /// Threads waiting for the next landing, parked outside the lock (a
     /// condvar would re-take the lock on waking, outside the fork gate).
     waiters: Vec<Thread>,
+    /// When (monotonic) the running flight started, for its duration.
+    started: u64,
+    /// The cool-down the last failure began (ms), until a flight starts again.
+    cooled_ms: Option<u64>,
+    /// When (wall) the current run of failures began; None while healthy.
+    failing_since_ms: Option<u64>,
+}
+
+/// What a flight's start has to tell, said once the lock is let go.
+struct Claimed {
+    force: bool,
+    cooldown_ended_ms: Option<u64>,
 }
 
 impl Flight {
@@ -137,7 +149,7 @@ impl TokenCell {
         Ok(slot
             .get_or_init(|| {
                 let mut cfg = self.cfg.clone();
-                cfg.name = format!("{} ({} ticket)", self.cfg.name, kind);
+                cfg.name = crate::ticket::cell_name(&self.cfg.name, kind);
                 // Tickets are never forced nor verified: stable mode's rules
                 // are the token's.
                 cfg.mode = Mode::Token;
@@ -202,13 +214,15 @@ impl TokenCell {
         fresh: &'static FreshWord,
     ) -> Arc<Self> {
         let changed = cfg.differences(&old.cfg);
-        log::info(format_args!(
-            "{}: configured again with other settings ({}); every caller of this name \
-             in this process uses the new ones (one name, one configuration: give \
-             another configuration another name)",
-            cfg.name,
-            changed.join(", ")
-        ));
+        log::emit(Event::AppReconfigured, &cfg.name, |r| {
+            r.set("changed", changed.clone());
+            format!(
+                "configured again with other settings ({}); every caller of this name \
+                 in this process uses the new ones (one name, one configuration: give \
+                 another configuration another name)",
+                changed.join(", ")
+            )
+        });
         let mut cell = TokenCell::new(cfg, store, ceiling, fresh);
         if let Some(c) = Arc::get_mut(&mut cell) {
             c.replaced = Some((now_ms(), changed));
@@ -387,6 +401,8 @@ impl TokenCell {
             "token": token,
             "refreshing": f.in_flight(),
             "cooldown_ms": f.cooldown_until.saturating_sub(mono_ms()),
+            "failures_in_row": f.failures_in_row,
+            "failing_since_ms": f.failing_since_ms,
             "last_error": last_error,
             "credentials": self.stats.credentials_json(),
             "shared": shared,
@@ -406,8 +422,9 @@ impl TokenCell {
     /// Takes a record from the store if it is newer than ours.
     fn adopt_from_store(&self) -> Result<()> {
         if let Some(rec) = self.store.load(&self.key)? {
+            let generation = rec.generation;
             if self.adopt(rec) {
-                self.stats.adopted(&self.cfg.name);
+                self.stats.adopted(&self.cfg.name, generation);
             }
         }
         Ok(())
@@ -461,9 +478,10 @@ impl TokenCell {
         if f.in_flight() || mono_ms() < f.cooldown_until {
             return false;
         }
-        let force = self.claim(&mut f, &reason);
+        let claimed = self.claim(&mut f, &reason);
         drop(f);
-        self.spawn(reason, force).is_ok()
+        self.tell(&claimed, &reason);
+        self.spawn(reason, claimed.force).is_ok()
     }
 
     /// Joins the refresh in flight, or starts one; returns the landing count
@@ -479,16 +497,17 @@ impl TokenCell {
                 return Err(err.clone());
             }
         }
-        let force = self.claim(&mut f, &reason);
+        let claimed = self.claim(&mut f, &reason);
         drop(f);
-        self.spawn(reason, force)?;
+        self.tell(&claimed, &reason);
+        self.spawn(reason, claimed.force)?;
         Ok(landing)
     }
 
     /// Marks a flight as running (so no other caller starts one) and decides
     /// whether it forces a new stable token. The thread starts after the
     /// lock is let go: no lock is held across a thread spawn.
-    fn claim(&self, f: &mut Flight, reason: &Reason) -> bool {
+    fn claim(&self, f: &mut Flight, reason: &Reason) -> Claimed {
         let is_report = matches!(reason, Reason::Invalid { .. });
         let mono = mono_ms();
         let force = is_report
@@ -503,7 +522,32 @@ impl TokenCell {
         }
         f.running = true;
         f.fork_gen = fork::generation();
-        force
+        f.started = mono;
+        Claimed {
+            force,
+            cooldown_ended_ms: f.cooled_ms.take(),
+        }
+    }
+
+    /// The records a flight's start makes (after the flight lock is let go).
+    fn tell(&self, claimed: &Claimed, reason: &Reason) {
+        let name = &self.cfg.name;
+        if let Some(ms) = claimed.cooldown_ended_ms {
+            log::emit(Event::CooldownEnded, name, |r| {
+                r.set("cooldown_ms", ms);
+                format!("the {ms} ms cool-down is over: refreshing again")
+            });
+        }
+        if let Reason::Invalid { seen_gen, .. } = reason {
+            log::emit(Event::TokenInvalidated, name, |r| {
+                r.set("generation", *seen_gen);
+                r.set("forced", claimed.force);
+                format!(
+                    "a business call reported the token of generation {seen_gen} as bad \
+                     while it was current: one refresh runs for it"
+                )
+            });
+        }
     }
 
     /// Spawns the claimed flight's thread. If that fails (thread limits),
@@ -583,7 +627,10 @@ impl TokenCell {
             "the store kept a record that does not answer the refresh \
              (expired, or the reported token) and refused the fetched one",
         );
-        log::info(format_args!("{}: {err}", self.cfg.name));
+        log::emit(Event::StoreError, &self.cfg.name, |r| {
+            log::error_fields(r, &err);
+            err.to_string()
+        });
         Err(err)
     }
 
@@ -595,24 +642,69 @@ impl TokenCell {
     /// Lands; a failure cools down for `cooldown_ms` if given, else by
     /// policy.
     fn land_for(&self, result: Result<()>, cooldown_ms: Option<u64>) {
+        let failed = result.as_ref().err().cloned();
+        let shared = cooldown_ms.is_some();
         let mut f = self.flight.lock();
         f.running = false;
         f.landings += 1;
+        let duration_ms = mono_ms().saturating_sub(f.started);
+        let failures_before = f.failures_in_row;
+        let failing_since = f.failing_since_ms;
         match result {
             Ok(()) => {
                 f.last_error = None;
                 f.failures_in_row = 0;
                 f.cooldown_until = 0;
+                f.cooled_ms = None;
+                f.failing_since_ms = None;
             }
             Err(err) => {
                 f.failed(err);
                 if let Some(ms) = cooldown_ms {
                     f.cooldown_until = mono_ms().saturating_add(ms);
                 }
+                f.cooled_ms = Some(f.cooldown_until.saturating_sub(mono_ms()));
+                f.failing_since_ms.get_or_insert_with(now_ms);
             }
         }
+        let (failures, cooled, since) = (f.failures_in_row, f.cooled_ms, f.failing_since_ms);
         let waiters = std::mem::take(&mut f.waiters);
         drop(f);
+        // Told after the lock is let go, before the waiters wake: a caller
+        // that got the error finds its records made (pushing never blocks).
+        let name = &self.cfg.name;
+        match failed {
+            None if failures_before > 0 => log::emit(Event::Recovered, name, |r| {
+                let failed_for = failing_since.map(|t| now_ms().saturating_sub(t));
+                r.set("failures", failures_before);
+                r.set("failed_for_ms", failed_for);
+                r.set("duration_ms", duration_ms);
+                format!("refreshed again after {failures_before} failed refreshes")
+            }),
+            None => {}
+            Some(err) => {
+                self.stats.refresh_failed();
+                let cooling = cooled.unwrap_or(0);
+                log::emit(Event::RefreshFailed, name, |r| {
+                    log::error_fields(r, &err);
+                    r.set("failures_in_row", failures);
+                    r.set("failing_since_ms", since);
+                    r.set("cooldown_ms", cooling);
+                    r.set("duration_ms", duration_ms);
+                    format!("refresh failed: {err}")
+                });
+                log::emit(Event::CooldownBegan, name, |r| {
+                    log::error_fields(r, &err);
+                    r.set("cooldown_ms", cooling);
+                    // Another process's failure, answered from the store.
+                    r.set("shared", shared);
+                    format!(
+                        "no refresh for {cooling} ms: callers get this error meanwhile, \
+                         the upstream is left alone"
+                    )
+                });
+            }
+        }
         for w in waiters {
             w.unpark();
         }

@@ -695,6 +695,16 @@ fn is_loopback(host: Option<Host<&str>>) -> bool {
     }
 }
 
+/// The name of a WeCom application when none is given: the corp id, `-`,
+/// and a short hash of the application's secret (as in its store key), so
+/// two applications of one corp, each with its own secret and token, never
+/// share a name. `configure` itself still defaults to the corp id; this is
+/// for the SDK clients (wechatpy's, EasyWeChat's), where one client object
+/// is one application.
+pub fn default_wecom_name(corpid: &str, secret: &str) -> String {
+    format!("{corpid}-{}", short_hash(secret))
+}
+
 fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
@@ -874,6 +884,21 @@ mod tests {
             parse(json!({"platform": "wecom"})).unwrap().store_key(),
             other
         );
+    }
+
+    #[test]
+    fn default_wecom_name_is_the_corp_and_a_secret_tag() {
+        let name = default_wecom_name("wwcorp", "s3cr3t");
+        let c = parse(json!({"platform": "wecom"})).unwrap();
+        assert_eq!(name, format!("wwcorp-{}", c.secret_tag()));
+        assert!(!name.contains("s3cr3t"));
+        assert_eq!(name, default_wecom_name("wwcorp", "s3cr3t"), "stable");
+        assert_ne!(
+            name,
+            default_wecom_name("wwcorp", "another"),
+            "one name per secret"
+        );
+        assert_ne!(name, default_wecom_name("wwother", "s3cr3t"));
     }
 
     #[test]

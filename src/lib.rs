@@ -38,8 +38,8 @@ mod token;
 mod upstream;
 
 pub use config::{
-    parse_options_json, read_secret_file, Config, Mode, Platform, Secret, StoreSpec,
-    DAILY_FETCH_BUDGET_RANGE, DEFAULT_DAILY_FETCH_BUDGET, DEFAULT_MP_API_BASE,
+    default_wecom_name, parse_options_json, read_secret_file, Config, Mode, Platform, Secret,
+    StoreSpec, DAILY_FETCH_BUDGET_RANGE, DEFAULT_DAILY_FETCH_BUDGET, DEFAULT_MP_API_BASE,
     DEFAULT_WECOM_API_BASE, MAX_SECRET_BYTES, OPTION_NAMES, REFRESH_MARGIN_S_RANGE,
     TIMEOUT_MS_RANGE, WAIT_MS_RANGE,
 };
@@ -48,6 +48,10 @@ pub use error::{
     BAD_TOKEN_ERRCODES,
 };
 pub use inspect::inspect;
+pub use log::{
+    clear_log_sink, drain_log, emit_log, flush_log, log_stderr_level, set_log_queue, set_log_sink,
+    set_log_stderr, timestamp, undrain_log, LogFormat, LogLevel, LogRecord,
+};
 pub use record::Record;
 pub use registry::{
     call, configure, configure_all, fresh_epoch, get, get_ticket, invalidate, invalidate_ticket,

@@ -11,7 +11,7 @@ use crate::clock::{mono_ms, now_ms, precise_now_ms};
 use crate::config::Config;
 use crate::config::Mode;
 use crate::error::{is_bad_token_errcode, Error, ErrorKind, Result};
-use crate::log;
+use crate::log::{self, Event};
 use crate::meta::{self, LastFetch, Meta, SharedCooldown};
 use crate::policy;
 use crate::record::Record;
@@ -40,6 +40,15 @@ pub(crate) enum Reason {
 }
 
 impl Reason {
+    /// Its name in records: "expiring", "invalid", "verify".
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Expiring => "expiring",
+            Reason::Invalid { .. } => "invalid",
+            Reason::Verify => "verify",
+        }
+    }
+
     pub(crate) fn needs_fetch(&self, held: Option<&Record>, now: u64, margin_ms: u64) -> bool {
         let Some(held) = held else { return true };
         match self {
@@ -126,7 +135,8 @@ impl Leader<'_> {
         // more for whoever takes over to fetch: a waiter that gave up after
         // one lease from its own start quit just before the taker landed.
         // Callers are bounded by wait_ms regardless (cell.rs).
-        let deadline = mono_ms().saturating_add(ms(lease).saturating_mul(2));
+        let started = mono_ms();
+        let deadline = started.saturating_add(ms(lease).saturating_mul(2));
         loop {
             let locked = match self.store.try_lock(self.key, lease) {
                 Ok(locked) => locked,
@@ -180,20 +190,31 @@ impl Leader<'_> {
                     generation,
                     fence: lock.fence(),
                 };
-                log::info(format_args!(
-                    "{}: fetched generation {generation}, expires in {} s",
-                    self.cfg.name, fetched.expires_in_s
-                ));
+                let event = match self.source {
+                    Source::Token => Event::TokenRefreshed,
+                    Source::Ticket { .. } => Event::TicketRefreshed,
+                };
+                log::emit(event, &self.cfg.name, |r| {
+                    r.set("generation", generation);
+                    r.set("expires_in_s", fetched.expires_in_s);
+                    r.set("duration_ms", mono_ms().saturating_sub(started));
+                    r.set("reason", reason.as_str());
+                    r.set("forced", force);
+                    format!(
+                        "fetched generation {generation}, expires in {} s",
+                        fetched.expires_in_s
+                    )
+                });
                 self.count_fetch(meta, force, counted, &*lock);
                 return match self.store.save(self.key, &record, &*lock) {
                     Ok(stored) => Ok(stored),
                     // The token is fetched (and has killed the previous
                     // one): serve it from memory rather than lose it.
                     Err(err) => {
-                        log::info(format_args!(
-                            "{}: cannot store the fetched token, serving it from memory: {err}",
-                            self.cfg.name
-                        ));
+                        log::emit(Event::StoreError, &self.cfg.name, |r| {
+                            log::error_fields(r, &err);
+                            format!("cannot store the fetched token, serving it from memory: {err}")
+                        });
                         Ok(record)
                     }
                 };
@@ -226,10 +247,14 @@ impl Leader<'_> {
         let name = &self.cfg.name;
         if let Some((err, left_ms)) = meta.cooldown_error(now, &self.cfg.secret_tag()) {
             self.shared_cooldown_ms.set(Some(left_ms));
-            log::info(format_args!(
-                "{name}: the last refresh failed ({err}); cooling down for another \
-                 {left_ms} ms, no upstream call"
-            ));
+            log::emit(Event::SharedCooldown, name, |r| {
+                log::error_fields(r, &err);
+                r.set("cooldown_ms", left_ms);
+                format!(
+                    "the last refresh failed ({err}); cooling down for another \
+                     {left_ms} ms, no upstream call"
+                )
+            });
             return Err(err);
         }
         let budget = self.cfg.daily_fetch_budget;
@@ -258,18 +283,24 @@ impl Leader<'_> {
                     meta.fetches_today
                 ),
             );
-            log::info(format_args!("{name}: {err}; not fetching"));
+            log::emit(Event::DailyBudgetSpent, name, |r| {
+                log::error_fields(r, &err);
+                r.set("budget", budget);
+                r.set("fetches_today", meta.fetches_today);
+                format!("{err}; not fetching")
+            });
             return Err(err);
         }
         let forced_recently = meta
             .last_force_ms
             .is_some_and(|t| now.saturating_sub(t) < STABLE_FORCE_SPACING_MS);
         if force && forced_recently {
-            log::info(format_args!(
-                "{name}: a new stable token was forced less than {} s ago; \
-                 a normal fetch instead",
-                STABLE_FORCE_SPACING_MS / 1000
-            ));
+            log::emit(Event::StableForceSpaced, name, |_| {
+                format!(
+                    "a new stable token was forced less than {} s ago; a normal fetch instead",
+                    STABLE_FORCE_SPACING_MS / 1000
+                )
+            });
             return Ok(false);
         }
         Ok(force)
@@ -319,10 +350,10 @@ impl Leader<'_> {
     /// later, never the token in hand.
     fn save_meta(&self, meta: &Meta, lock: &dyn RefreshLock) {
         if let Err(err) = self.store.save_meta(self.key, meta, lock) {
-            log::info(format_args!(
-                "{}: cannot write the shared state: {err}",
-                self.cfg.name
-            ));
+            log::emit(Event::StoreError, &self.cfg.name, |r| {
+                log::error_fields(r, &err);
+                format!("cannot write the shared state: {err}")
+            });
         }
     }
 
@@ -348,11 +379,13 @@ impl Leader<'_> {
         if !alone {
             return Err(err);
         }
-        log::info(format_args!(
-            "{}: the store is unreachable ({err}); stable mode fetches on its own \
-             (a normal fetch invalidates no other host's token)",
-            self.cfg.name
-        ));
+        log::emit(Event::StoreUnreachable, &self.cfg.name, |r| {
+            log::error_fields(r, &err);
+            format!(
+                "the store is unreachable ({err}); stable mode fetches on its own \
+                 (a normal fetch invalidates no other host's token)"
+            )
+        });
         let deadline = mono_ms().saturating_add(ms(lease(self.cfg)));
         let (fetched, sent_at) = self.fetch_with_backoff(false, deadline)?;
         Ok(Record {
@@ -385,10 +418,10 @@ impl Leader<'_> {
         };
         let fetched = match upstream::fetch_ticket(self.cfg, kind, &used) {
             Err(err) if is_bad_token_errcode(err.errcode()) => {
-                log::info(format_args!(
-                    "{}: the token was refused ({err}); reporting it",
-                    self.cfg.name
-                ));
+                log::emit(Event::TicketTokenRefused, &self.cfg.name, |r| {
+                    log::error_fields(r, &err);
+                    format!("the token was refused ({err}); reporting it")
+                });
                 let fresh = token.invalidate(&used)?;
                 // Refused again, with the token the report brought: not
                 // retried (each retry would refresh the token once more).
@@ -434,14 +467,17 @@ impl Leader<'_> {
                 || attempt >= policy::MAX_ATTEMPTS
                 || next_try_ends > deadline
             {
-                log::info(format_args!("{}: refresh failed: {err}", self.cfg.name));
                 return Err(err);
             }
-            log::info(format_args!(
-                "{}: attempt {attempt} failed ({err}); retrying in {} ms",
-                self.cfg.name,
-                delay.as_millis()
-            ));
+            log::emit(Event::RefreshRetry, &self.cfg.name, |r| {
+                log::error_fields(r, &err);
+                r.set("attempt", attempt);
+                r.set("delay_ms", ms(delay));
+                format!(
+                    "attempt {attempt} failed ({err}); retrying in {} ms",
+                    delay.as_millis()
+                )
+            });
             thread::sleep(delay);
         }
     }

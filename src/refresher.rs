@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::clock::now_ms;
 use crate::fork;
 use crate::fresh;
-use crate::log;
+use crate::log::{self, Event};
 use crate::registry;
 
 /// The longest sleep, and so the bound on how long a process keeps using a
@@ -40,10 +40,10 @@ pub(crate) fn ensure_running() {
     {
         // Give the claim back, so that a later call tries again.
         let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
-        log::info(format_args!(
-            "cannot start the refresher thread: {}",
-            e.kind()
-        ));
+        log::emit(Event::ThreadStartFailed, "", |r| {
+            r.set("thread", "wxtoken-refresher");
+            format!("cannot start the refresher thread: {}", e.kind())
+        });
         return;
     }
     // Its own thread, doing no I/O: a refresher waiting on a store (a Redis
@@ -53,10 +53,13 @@ pub(crate) fn ensure_running() {
         .name("wxtoken-marker".into())
         .spawn(|| fresh::run_marker(registry::fresh_words))
     {
-        log::info(format_args!(
-            "cannot start the marker thread (fresh reads use the clock): {}",
-            e.kind()
-        ));
+        log::emit(Event::ThreadStartFailed, "", |r| {
+            r.set("thread", "wxtoken-marker");
+            format!(
+                "cannot start the marker thread (fresh reads use the clock): {}",
+                e.kind()
+            )
+        });
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::clock::{mono_ms, now_ms};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::{self, Mutex};
-use crate::log;
+use crate::log::{self, Event};
 
 /// At most this many upstream calls per app and process in any window of
 /// [`CEILING_WINDOW_MS`], whatever the store holds and however callers
@@ -62,7 +62,12 @@ impl Ceiling {
                 CEILING_WINDOW_MS / 1000
             ),
         );
-        log::info(format_args!("{app}: {err}"));
+        log::emit(Event::FetchCeilingReached, app, |r| {
+            log::error_fields(r, &err);
+            r.set("ceiling", FETCH_CEILING);
+            r.set("retry_in_s", wait_s);
+            err.to_string()
+        });
         Err(err)
     }
 }
@@ -70,6 +75,12 @@ impl Ceiling {
 pub(crate) struct Stats {
     upstream_calls: AtomicU64,
     upstream_failures: AtomicU64,
+    /// Successful fetches (tokens or tickets this process fetched).
+    refreshes: AtomicU64,
+    /// Refreshes that ended in failure (after their retries).
+    refresh_failures: AtomicU64,
+    credentials_rejections: AtomicU64,
+    cooldowns: AtomicU64,
     adopted: AtomicU64,
     invalidations: AtomicU64,
     ceiling: Arc<Ceiling>,
@@ -111,6 +122,10 @@ impl Stats {
         Stats {
             upstream_calls: AtomicU64::new(0),
             upstream_failures: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            refresh_failures: AtomicU64::new(0),
+            credentials_rejections: AtomicU64::new(0),
+            cooldowns: AtomicU64::new(0),
             adopted: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             ceiling,
@@ -129,6 +144,7 @@ impl Stats {
     }
 
     pub(crate) fn fetch_succeeded(&self) {
+        self.refreshes.fetch_add(1, Relaxed);
         self.credentials.lock().verified_at_ms = Some(now_ms());
         *self.failing.lock() = None;
     }
@@ -144,6 +160,7 @@ impl Stats {
         if err.kind() != ErrorKind::CredentialsRejected {
             return;
         }
+        self.credentials_rejections.fetch_add(1, Relaxed);
         let mut c = self.credentials.lock();
         let newly = c.verified() || c.rejected.is_none();
         c.rejected = Some(Rejection {
@@ -153,29 +170,46 @@ impl Stats {
         });
         drop(c);
         if newly {
-            log::info(format_args!(
-                "{app}: the platform rejected this process's secret (errcode {}); \
-                 tokens other processes stored are still served, but this process cannot refresh",
-                err.errcode()
-            ));
+            log::emit(Event::CredentialsRejected, app, |r| {
+                log::error_fields(r, err);
+                format!(
+                    "the platform rejected this process's secret (errcode {}): {}; tokens other \
+                     processes stored are still served, but this process cannot refresh",
+                    err.errcode(),
+                    err.errmsg()
+                )
+            });
         }
     }
 
-    pub(crate) fn adopted(&self, app: &str) {
+    pub(crate) fn adopted(&self, app: &str, generation: u64) {
         self.adopted.fetch_add(1, Relaxed);
+        log::emit(Event::RecordAdopted, app, |r| {
+            r.set("generation", generation);
+            format!(
+                "took generation {generation} from the store (another process or host wrote it)"
+            )
+        });
         let mut c = self.credentials.lock();
         if c.verified_at_ms.is_none() && c.rejected.is_none() && !c.told_unverified {
             c.told_unverified = true;
             drop(c);
-            log::info(format_args!(
-                "{app}: serving a token another process stored; this process's secret \
+            log::emit(Event::SecretUnverified, app, |_| {
+                "serving a token another process stored; this process's secret \
                  is not verified until it fetches a token itself"
-            ));
+                    .to_string()
+            });
         }
     }
 
     pub(crate) fn invalidation(&self) {
         self.invalidations.fetch_add(1, Relaxed);
+    }
+
+    /// A refresh (after its retries) failed and the cell cools down.
+    pub(crate) fn refresh_failed(&self) {
+        self.refresh_failures.fetch_add(1, Relaxed);
+        self.cooldowns.fetch_add(1, Relaxed);
     }
 
     /// While the secret was never verified nor rejected, until a verifying
@@ -208,6 +242,10 @@ impl Stats {
         json!({
             "upstream_calls": self.upstream_calls.load(Relaxed),
             "upstream_failures": self.upstream_failures.load(Relaxed),
+            "refreshes": self.refreshes.load(Relaxed),
+            "refresh_failures": self.refresh_failures.load(Relaxed),
+            "credentials_rejections": self.credentials_rejections.load(Relaxed),
+            "cooldowns": self.cooldowns.load(Relaxed),
             "records_adopted": self.adopted.load(Relaxed),
             "invalidations": self.invalidations.load(Relaxed),
         })
@@ -243,7 +281,7 @@ mod tests {
     fn credentials_follow_the_last_own_fetch() {
         let s = Stats::new(Arc::default());
         assert_eq!(s.credentials_json()["verified"], false);
-        s.adopted("app");
+        s.adopted("app", 1);
         assert_eq!(
             s.credentials_json()["verified"],
             false,

@@ -85,6 +85,26 @@ impl FromStr for TicketKind {
     }
 }
 
+/// The name a ticket's cell goes by: its app's, and the kind.
+pub(crate) fn cell_name(app: &str, kind: TicketKind) -> String {
+    format!("{app} ({kind} ticket)")
+}
+
+/// The app and ticket kind of a cell's name ([`cell_name`]); a token
+/// cell's name is its app's.
+pub(crate) fn split_cell_name(name: &str) -> (&str, Option<TicketKind>) {
+    for kind in TicketKind::ALL {
+        let app = name
+            .strip_suffix(" ticket)")
+            .and_then(|n| n.strip_suffix(kind.as_str()))
+            .and_then(|n| n.strip_suffix(" ("));
+        if let Some(app) = app {
+            return (app, Some(kind));
+        }
+    }
+    (name, None)
+}
+
 /// The JS-SDK signature: SHA-1 (lower-case hex) of
 /// `jsapi_ticket=T&noncestr=N&timestamp=TS&url=URL`, the URL without its
 /// `#fragment` (the page signs the URL it was loaded from, which the
@@ -185,5 +205,8 @@ mod tests {
         let n = nonce().unwrap();
         assert_eq!(n.len(), 16);
         assert_ne!(n, nonce().unwrap());
+        let name = cell_name("a (b)", TicketKind::WxCard);
+        assert_eq!(split_cell_name(&name), ("a (b)", Some(TicketKind::WxCard)));
+        assert_eq!(split_cell_name("a (b)"), ("a (b)", None));
     }
 }

@@ -148,7 +148,7 @@ apps="$WORK/apps.json"
         wxcflt0000000001 wxcflt0000000002 wxcflt0000000003 wxcflt0000000004 \
         wxcflt0000000005 wxcflt0000000006 wxcflt0000000007 wxcflt0000000008 \
         wxcthr0000000001 wxclong000000001 wxcexample000001 wxctkt0000000001 \
-        wxcfork000000001 wxcfork000000002 wxcstorm00000001 wxcstorm00000002; do
+        wxcfork000000001 wxcfork000000002 wxcstorm00000001 wxcstorm00000002 wxclog0000000001 wxclog0000000002; do
         printf '%s{"appid":"%s","secret":"sec-%s","platform":"mp"}\n' "$sep" "$id" "$id"
         sep=","
     done

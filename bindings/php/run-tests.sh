@@ -138,7 +138,7 @@ if [ "$(id -u)" = 0 ]; then
         say "php-fpm gets a copy in $TMP/stage (${WXTOKEN_TEST_STAGE:+WXTOKEN_TEST_STAGE=1}${WXTOKEN_TEST_STAGE:-$FPM_USER cannot read $ROOT})"
         mkdir -p "$TMP/stage/bindings/php/tests" "$TMP/stage/target/release" "$TMP/stage/include"
         cp -R "$HERE/src" "$HERE/preload.php" "$TMP/stage/bindings/php/"
-        cp -R "$HERE/tests/fpm" "$TMP/stage/bindings/php/tests/"
+        cp -R "$HERE/tests/fpm" "$HERE/tests/EasyWeChat" "$TMP/stage/bindings/php/tests/"
         cp "$LIB" "$TMP/stage/target/release/"
         cp "$FPM_HEADER" "$TMP/stage/include/"
         chmod -R a+rX "$TMP/stage"

@@ -4,8 +4,9 @@
 #   2. the C library and simulator CLI (cargo build --release), then the wheel
 #      and the sdist (maturin), and `pip install .` as the README says: none of
 #      these may touch target/release/libwxtoken.so, which PHP must still load;
-#   3. pytest (tests/python) against the simulator, and mypy --strict on the
-#      typing sample (plus a sample of misuse that must be refused);
+#   3. pytest (tests/python, with the released wechatpy for wxtoken.wechatpy)
+#      against the simulator, and mypy --strict on the typing sample (plus a
+#      sample of misuse that must be refused);
 #   4. the sdist, pip-installed (compiling the crate) into a second venv
 #      (target/py-venv-sdist), with a smoke test against the simulator.
 # Exits non-zero on any failure. Cargo builds go to target/, beside the other
@@ -21,6 +22,9 @@ sdist_venv=$root/target/py-venv-sdist
 dist=$root/target/py-dist
 clib=$root/target/release/libwxtoken.so
 pins=("maturin>=1.9.4,<2" "pytest>=9,<10" "mypy>=2,<3")
+# The released wechatpy that tests/python/test_wechatpy.py runs against (the
+# release tests/serve_clients pins), installed through the wheel's extra.
+wechatpy_pin="wechatpy[cryptography]==1.8.18"
 
 log() { printf '\n=== python: %s\n' "$*"; }
 fail() {
@@ -98,6 +102,8 @@ php -d ffi.enable=1 -r 'require $argv[1]; echo "PHP loads it: wxtoken ", (new Wx
   "$root/bindings/php/autoload.php" "$clib" || fail "PHP cannot load $clib after the Python builds"
 
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "${wheels[0]}"
+log "wxtoken[wechatpy] (the extra) with $wechatpy_pin"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "${wheels[0]}[wechatpy]" "$wechatpy_pin"
 
 log "pytest"
 "$venv/bin/python" -m pytest tests/python -p no:cacheprovider -ra
@@ -114,12 +120,14 @@ wxtoken.configure("wxappid", "secret", timeout_ms="soon")
 wxtoken.configure("wxappid", "secret", timeout=5)
 length: int = wxtoken.get_token("app")
 wxtoken.Client("wxappid", "secret").name = "other"
+wxtoken.get_tokn("app")
 EOF
 if out=$(cd "$misuse" && "$venv/bin/python" -m mypy --strict --no-incremental misuse.py 2>&1); then
   fail "mypy accepted misuse of the API: the stubs are too loose"
 fi
 echo "$out" | tail -n 1
-echo "$out" | grep -q "Found 5 errors in 1 file" || fail "mypy did not refuse exactly the 5 misuses: $out"
+# (The last: wxtoken's lazy `aio` must not give mypy a module __getattr__.)
+echo "$out" | grep -q "Found 6 errors in 1 file" || fail "mypy did not refuse exactly the 6 misuses: $out"
 
 log "installing from the sdist into $sdist_venv"
 make_venv "$sdist_venv"

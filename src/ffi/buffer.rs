@@ -39,6 +39,29 @@ impl OutBuf {
         Ok(OutBuf { buf, cap, len })
     }
 
+    /// The buffer's size in bytes.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Writes `n` to `*len` and an empty string to `buf`, for a text of `n`
+    /// bytes that does not fit.
+    ///
+    /// # Safety
+    /// As for [`OutBuf::write`].
+    pub(crate) unsafe fn too_small(&self, n: usize, what: &'static str) -> Failure {
+        if !self.len.is_null() {
+            // SAFETY: the caller promises `len` is writable.
+            unsafe { self.len.write(n) };
+        }
+        self.terminate_empty();
+        Failure::TooSmall {
+            what,
+            needed: n + 1,
+            cap: self.cap,
+        }
+    }
+
     /// Copies `text` and a NUL, and writes `text.len()` to `*len`. When the
     /// buffer is short nothing is copied: `*len` still gets the length, and
     /// `buf[0]` becomes NUL so the buffer holds a valid empty string.

@@ -9,10 +9,12 @@ mod buffer;
 mod cstr;
 mod guard;
 mod last_error;
+mod log;
 mod status;
 
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_void};
 
+pub use log::wxtoken_log_level;
 pub use status::wxtoken_status;
 
 use buffer::OutBuf;
@@ -378,6 +380,42 @@ pub unsafe extern "C" fn wxtoken_jssdk_signature(
     })
 }
 
+/// Copies the default name of a WeCom application into `buf` (NUL-terminated;
+/// length without the NUL in `*len`): `corpid`, `-`, and 16 hex digits of a
+/// hash of `secret` (the tag its store key holds), so two applications of one
+/// corp, each with its own secret and token, never share a name. The SDK
+/// adapters (EasyWeChat's, wechatpy's) pass it as `name` to configure when
+/// none is given; `wxtoken_configure` itself still defaults to the corp id.
+///
+/// Buffer rules as for `wxtoken_get`; the corp id's length plus 18 bytes
+/// suffice. No argument may be NULL; the strings must be UTF-8. The secret
+/// is never in the answer nor in an error.
+///
+/// Pure: no network, no lock. Thread safety: safe from any thread.
+/// Ownership: the strings are only read during the call; `buf` and `len`
+/// are caller-owned and not kept.
+///
+/// # Safety
+/// `corpid` and `secret` are NULL or NUL-terminated strings; `buf` and
+/// `len` as for `wxtoken_get`, not overlapping the strings.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_default_wecom_name(
+    corpid: *const c_char,
+    secret: *const c_char,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_default_wecom_name", || {
+        // SAFETY: the caller promises NULL or NUL-terminated strings.
+        let (corpid, secret) = unsafe { (arg_str(corpid, "corpid")?, arg_str(secret, "secret")?) };
+        let out = OutBuf::with_len(buf, cap, len)?;
+        let name = crate::default_wecom_name(corpid, secret);
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a writable `len`.
+        unsafe { out.write(&name, "name") }
+    })
+}
+
 /// Copies what a page passes to `wx.config` for `url` into `buf`, as a JSON
 /// object text (NUL-terminated; length without the NUL in `*len`):
 /// `{"appId":"...","nonceStr":"...","signature":"...","timestamp":N}`, with
@@ -504,6 +542,117 @@ pub unsafe extern "C" fn wxtoken_is_bad_token_errcode_str(errcode: *const c_char
     guard::value(false, || {
         // SAFETY: the caller promises NULL or a NUL-terminated string.
         unsafe { arg_str(errcode, "errcode") }.is_ok_and(crate::is_bad_token_errcode_text)
+    })
+}
+
+/// Sends wxtoken's log records (docs/logging.md) at `level` and above
+/// (`WXTOKEN_LOG_ERROR` .. `WXTOKEN_LOG_DEBUG`) to `callback`, replacing any
+/// earlier callback or queue. `callback` NULL or `level` `WXTOKEN_LOG_OFF` removes
+/// it. Records on stderr (`WXTOKEN_LOG`) are separate and unaffected.
+///
+/// `callback(level, event, app, message, fields_json, userdata)`: the record's
+/// level (a `wxtoken_log_level`), its stable event name (e.g.
+/// "token_refreshed", "refresh_failed", "credentials_rejected"), the app's
+/// name ("" for none), one line of text, and its fields as a JSON object
+/// text (`{"generation":3,"expires_in_s":7200,"duration_ms":41}`). No
+/// record holds a token or a secret. The strings are valid during the call
+/// only; copy what you keep.
+///
+/// Thread: `callback` is called on one thread of wxtoken's own ("wxtoken-log"),
+/// one record at a time in the order they were made, never on the thread
+/// that caused the record and never with a wxtoken lock held. So it may
+/// block, and it may call wxtoken's functions (including the blocking ones:
+/// that only delays later records), but it must not call
+/// `wxtoken_log_flush`, which would wait for itself (it returns false).
+/// `userdata` is passed back as given and must be usable from that thread.
+/// At most the newest 1024 records wait for a slow callback; a
+/// "log_records_dropped" record tells how many were lost. Call
+/// `wxtoken_log_flush` before exit to deliver what is pending. In a forked
+/// child, records made there go to the same callback from a new thread.
+///
+/// Returns `WXTOKEN_INVALID_ARGUMENT` for a level outside 0..4.
+///
+/// # Safety
+/// `callback` is NULL or a function with that signature that stays callable
+/// until it is replaced or removed (and then for one call in progress).
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_set_log_callback(
+    level: c_int,
+    callback: Option<
+        unsafe extern "C" fn(
+            level: c_int,
+            event: *const c_char,
+            app: *const c_char,
+            message: *const c_char,
+            fields_json: *const c_char,
+            userdata: *mut c_void,
+        ),
+    >,
+    userdata: *mut c_void,
+) -> wxtoken_status {
+    guard::status("wxtoken_set_log_callback", || {
+        log::set_callback(log::level(level)?, callback, userdata);
+        Ok(())
+    })
+}
+
+/// Keeps wxtoken's log records at `level` and above in a queue (the newest
+/// 1024) for the caller to take with `wxtoken_log_drain` on a thread of its
+/// own choosing, replacing any callback; `WXTOKEN_LOG_OFF` removes it. For
+/// runtimes whose code must not run on a foreign thread (PHP's FFI binding
+/// uses it). Returns `WXTOKEN_INVALID_ARGUMENT` for a level outside 0..4.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn wxtoken_set_log_queue(level: c_int) -> wxtoken_status {
+    guard::status("wxtoken_set_log_queue", || {
+        match log::level(level)? {
+            crate::LogLevel::Off => crate::clear_log_sink(),
+            level => crate::set_log_queue(level),
+        }
+        Ok(())
+    })
+}
+
+/// Moves queued log records (see `wxtoken_set_log_queue`) into `buf`, oldest
+/// first, as JSON lines: one object per record, each ending in a newline, with
+/// `ts` (RFC 3339, UTC), `ts_ms`, `level` ("error", "warn", "info",
+/// "debug"), `event`, `app`, `message`, `pid` and the record's fields. As
+/// many whole records as fit are moved; the rest stay queued. `*len` gets
+/// the bytes written (0: the queue is empty). When not even the oldest
+/// record fits, it stays queued, `*len` gets its length and the result is
+/// `WXTOKEN_BUFFER_TOO_SMALL`. 16384 bytes always take at least one record
+/// in practice.
+///
+/// Thread safety: safe from any thread. Ownership: `buf` and `len` are
+/// caller-owned and not kept.
+///
+/// # Safety
+/// As for `wxtoken_get`'s `buf`, `cap` and `len`.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_log_drain(
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> wxtoken_status {
+    guard::status("wxtoken_log_drain", || {
+        let out = OutBuf::with_len(buf, cap, len)?;
+        // SAFETY: the caller promises `cap` writable bytes at `buf` and a writable `len`.
+        unsafe { log::drain(&out) }
+    })
+}
+
+/// Waits at most `timeout_ms` until the callback of `wxtoken_set_log_callback`
+/// has received every record made so far; true when it has (or there was
+/// none). Before exit, so that pending records are not lost. False at once
+/// when called from inside the callback, or with a queue instead of a
+/// callback and records still queued.
+///
+/// Thread safety: safe from any thread.
+#[no_mangle]
+pub extern "C" fn wxtoken_log_flush(timeout_ms: u32) -> bool {
+    guard::value(false, || {
+        crate::flush_log(std::time::Duration::from_millis(u64::from(timeout_ms)))
     })
 }
 

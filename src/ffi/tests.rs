@@ -349,3 +349,30 @@ fn ticket_functions_check_arguments_and_the_kind() {
         assert_eq!(s, S::WXTOKEN_NOT_CONFIGURED);
     }
 }
+
+#[test]
+fn default_wecom_name_is_the_cores() {
+    let (corp, secret) = (c("wwcorp"), c("corp-s3cr3t"));
+    let want = crate::default_wecom_name("wwcorp", "corp-s3cr3t");
+    let mut buf = [1 as c_char; 64];
+    let mut len = 0usize;
+    // SAFETY (every call below): valid or NULL pointers, buffers of the stated size.
+    unsafe {
+        let s = wxtoken_default_wecom_name(p(&corp), p(&secret), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_OK);
+        assert_eq!(len, "wwcorp-".len() + 16);
+        let name = CStr::from_ptr(buf.as_ptr()).to_str().unwrap();
+        assert_eq!(name, want);
+        assert!(!name.contains("s3cr3t"));
+        let s = wxtoken_default_wecom_name(p(&corp), p(&secret), buf.as_mut_ptr(), len, &mut len);
+        assert_eq!(s, S::WXTOKEN_BUFFER_TOO_SMALL);
+        assert_eq!((len, buf[0]), (want.len(), 0));
+        let s = wxtoken_default_wecom_name(p(&corp), ptr::null(), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_NULL_POINTER);
+        assert_eq!(last_error(), "invalid argument: argument 'secret' is NULL");
+        let bad = b"s3cr3t\xff\0";
+        let s = wxtoken_default_wecom_name(p(&corp), p(bad), buf.as_mut_ptr(), 64, &mut len);
+        assert_eq!(s, S::WXTOKEN_INVALID_UTF8);
+        assert!(!last_error().contains("s3cr3t"));
+    }
+}

@@ -31,8 +31,11 @@ fn a_hundred_thousand_apps_configure_within_seconds_and_stay_readable() {
     }
     let took = start.elapsed();
     eprintln!("configure x {APPS}: {took:?}");
+    // A bound for the complexity, not a speed target: quadratic copying
+    // would take minutes here (20k took 15 s), linear takes ~4 s on the
+    // 2-core machine, and a loaded machine must not fail the suite.
     assert!(
-        took < Duration::from_secs(10),
+        took < Duration::from_secs(60),
         "{APPS} configures took {took:?}"
     );
     for id in [&first, &last] {

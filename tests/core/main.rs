@@ -11,6 +11,7 @@ mod faults;
 mod file_store;
 mod fresh_read;
 mod invalidate;
+mod logging;
 mod refresh_cycles;
 mod rejections;
 mod secrecy;

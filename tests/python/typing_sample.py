@@ -44,3 +44,17 @@ def main(api_base: str) -> None:
     bad_codes: frozenset[int] = wxtoken.BAD_TOKEN_ERRCODES
     version: str = wxtoken.__version__
     print(token, status, answer, length, bad_codes, version)
+
+
+async def async_business(token: str) -> dict[str, Any]:
+    return {"errcode": 0, "token_length": len(token)}
+
+
+async def async_main(app: str) -> None:
+    token: str = await wxtoken.aio.get_token(app)
+    token = await wxtoken.aio.invalidate(app, token)
+    status: dict[str, Any] = await wxtoken.aio.status(app)
+    answer: dict[str, Any] = await wxtoken.aio.call(app, async_business)
+    ticket: str = await wxtoken.aio.get_ticket(app, "jsapi")
+    signature: str = (await wxtoken.aio.jssdk_config(app, "https://example.com/"))["signature"]
+    print(token, status, answer, ticket, signature)

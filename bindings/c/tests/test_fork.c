@@ -3,11 +3,15 @@
  * for the parent's refresh thread or locks (it has neither), and refreshes
  * over its own connection. Two cases: a plain fork after a get, and a fork
  * while the parent's refresh of another app is in flight (a slow upstream).
+ * A third: forks while the parent's log callback is delivering records (slowly)
+ * and another thread keeps making them: no child hangs, and each child's own
+ * records reach the callback from a log thread of its own.
  */
 #include "harness.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -67,6 +71,50 @@ static int child_refreshes_despite_parent_flight(void)
     return t_token_errcode_at(t_base(), buf) == 0 ? 0 : 2;
 }
 
+static atomic_int g_records;
+static atomic_int g_stop;
+
+/* A slow callback: the dispatcher is inside it most of the time. */
+static void slow_record(int level, const char *event, const char *app, const char *message,
+                        const char *fields_json, void *userdata)
+{
+    (void)level, (void)app, (void)message, (void)fields_json, (void)userdata;
+    if (strcmp(event, "app_reconfigured") == 0) {
+        atomic_fetch_add(&g_records, 1);
+    }
+    struct timespec two_ms = {0, 2 * 1000 * 1000};
+    nanosleep(&two_ms, NULL);
+}
+
+/* Configuring with other settings makes an app_reconfigured record, no upstream call. */
+static wxtoken_status reconfigure(int margin_s)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"refresh_margin_s\":%d", margin_s);
+    return t_configure(APP, "sec-" APP, extra);
+}
+
+static void *record_maker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; !atomic_load(&g_stop); i++) {
+        reconfigure(100 + i % 2);
+        struct timespec one_ms = {0, 1000 * 1000};
+        nanosleep(&one_ms, NULL);
+    }
+    return NULL;
+}
+
+/* Exit codes: 0 ok, 1 configure failed, 2 not delivered, 3 not counted. */
+static int child_logs_on_its_own(void)
+{
+    atomic_store(&g_records, 0);
+    /* Margins the parent never sets: each is a change, so a record. */
+    if (reconfigure(200) != WXTOKEN_OK || reconfigure(201) != WXTOKEN_OK) return 1;
+    if (!wxtoken_log_flush(10000)) return 2;
+    return atomic_load(&g_records) >= 2 ? 0 : 3;
+}
+
 int main(void)
 {
     t_section("fork after use: the child keeps the token and refreshes on its own");
@@ -102,5 +150,26 @@ int main(void)
     CHECK(t_fetches(SLOW_APP) - slow_before == 2,
           "one slow fetch in the parent, one in the child: %ld", t_fetches(SLOW_APP) - slow_before);
     t_fault("none", 0, 0);
+
+    t_section("fork while the log callback delivers and records keep coming");
+    CHECK_STATUS(wxtoken_set_log_callback(WXTOKEN_LOG_INFO, slow_record, NULL), WXTOKEN_OK);
+    pthread_t maker;
+    CHECK(pthread_create(&maker, NULL, record_maker, NULL) == 0, "thread");
+    int hung = 0, bad = 0;
+    for (int i = 0; i < 20; i++) {
+        rc = in_child(child_logs_on_its_own, 15);
+        hung += rc == -1;
+        bad += rc != 0 && rc != -1;
+        if (rc != 0) {
+            printf("child %d exit %d\n", i, rc);
+        }
+    }
+    atomic_store(&g_stop, 1);
+    CHECK(pthread_join(maker, NULL) == 0, "join");
+    CHECK(hung == 0, "%d of 20 children hung", hung);
+    CHECK(bad == 0, "%d of 20 children lost their records", bad);
+    CHECK(wxtoken_log_flush(10000) && atomic_load(&g_records) > 0, "the parent's records: %d",
+          atomic_load(&g_records));
+    CHECK_STATUS(wxtoken_set_log_callback(WXTOKEN_LOG_OFF, NULL, NULL), WXTOKEN_OK);
     return t_finish();
 }

@@ -359,12 +359,12 @@ static const char *PREFIX[NSTATUS] = {
 
 enum {
     F_CONFIGURE, F_NAMED, F_GET, F_INVALIDATE, F_STATUS, F_LAST_ERROR, F_PURE, F_ADMIN,
-    F_TICKET, F_INV_TICKET, F_SIGNATURE, F_JSSDK_CONFIG, NFUNC
+    F_TICKET, F_INV_TICKET, F_SIGNATURE, F_JSSDK_CONFIG, F_WECOM_NAME, NFUNC
 };
 static const char *FUNC_NAMES[NFUNC] = {"configure", "configure_named", "get", "invalidate",
                                         "status_json", "last_error", "pure", "admin",
                                         "get_ticket", "inval_ticket", "jssdk_signature",
-                                        "jssdk_config"};
+                                        "jssdk_config", "wecom_name"};
 
 typedef struct {
     int id;
@@ -1523,6 +1523,60 @@ static void do_last_error(worker_t *w)
     free(now.p);
 }
 
+/* wxtoken_default_wecom_name with hostile strings (a known pair now and then:
+ * an exact answer): the corp id, '-', 16 hex digits, never the secret. */
+static void do_wecom_name(worker_t *w)
+{
+    static const char *CORP = "wwcorp", *SECRET = "corp-s3cr3t-not-real";
+    arg_t args[2];
+    int vector = chance(w, 30);
+    for (int i = 0; i < 2; i++) {
+        size_t r = below(w, 100);
+        if (vector) {
+            args[i] = arg_str(i == 0 ? CORP : SECRET);
+        } else if (r < 60) {
+            sb_t b = {0};
+            random_bytes(w, &b, below(w, chance(w, 5) ? 70000 : 60), chance(w, 50));
+            args[i] = arg_bytes(b.p ? b.p : "", b.n);
+            free(b.p);
+        } else if (r < 80) {
+            args[i] = arg_null();
+        } else {
+            args[i] = arg_bytes("x\xc0\x80", 3);
+        }
+    }
+    out_t o;
+    out_new(&o, w, args[0].p ? args[0].seen + 18 : 18, 1);
+    out_snapshot(&o);
+    w->what.n = 0;
+    unsigned faults = arg_fault(&args[0], 0) | arg_fault(&args[1], 0) | out_fault(&o, 1);
+    unsigned allowed = faults ? faults : BIT(WXTOKEN_OK) | BIT(WXTOKEN_BUFFER_TOO_SMALL);
+    sb_fmt(&w->what, "default_wecom_name vector=%d buf=%s cap=%zu len=%s", vector,
+           o.buf ? "buf" : "NULL", o.cap, o.lenp ? "&len" : "NULL");
+    begin(w, F_WECOM_NAME);
+    wxtoken_status st = wxtoken_default_wecom_name(args[0].p, args[1].p, o.buf, o.cap, o.lenp);
+    after(w, F_WECOM_NAME, st, allowed);
+    size_t want_len = args[0].p ? args[0].seen + 17 : 0;
+    if (st == WXTOKEN_BUFFER_TOO_SMALL && o.lenp && o.lenv != want_len) {
+        violation(w, "wecom name length %zu, not %zu", o.lenv, want_len);
+    }
+    if (out_check(w, &o, st, vector ? "wwcorp-732dd06954b7e1fa" : NULL)) {
+        const char *tail = o.buf + args[0].seen;
+        if (o.lenv != want_len || memcmp(o.buf, args[0].p, args[0].seen) != 0 || tail[0] != '-' ||
+            strspn(tail + 1, "0123456789abcdef") != 16) {
+            violation(w, "wecom name '%.100s'", o.buf);
+        }
+        if (args[1].seen >= 8 && !contains(args[0].p, args[0].seen, args[1].p) &&
+            contains(o.buf, o.lenv, args[1].p)) {
+            violation(w, "wecom name holds the secret");
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        arg_free(&args[i]);
+    }
+    out_free(&o);
+}
+
 static void do_pure(worker_t *w)
 {
     static const char *version;
@@ -1630,8 +1684,10 @@ static void *worker_main(void *arg)
             do_ticket(w, 0);
         } else if (r < 48) {
             do_ticket(w, 1);
-        } else if (r < 50) {
+        } else if (r < 49) {
             do_jssdk(w);
+        } else if (r < 50) {
+            do_wecom_name(w);
         } else if (r < 65) {
             do_invalidate(w);
         } else if (r < 77) {

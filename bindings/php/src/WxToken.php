@@ -79,6 +79,32 @@ class WxToken
         $this->buf = $this->ffi->new('char[' . self::FIRST_BUFFER . ']');
         $this->len = $this->ffi->new('size_t');
         $this->lenPtr = FFI::addr($this->len);
+        Log::install($this->ffi);
+    }
+
+    /**
+     * Where wxtoken's log records go (docs/logging.md): $logger is called as
+     * `$logger(string $level, string $message, array $context)` with a PSR-3 level name
+     * ('error', 'warning', 'info', 'debug'), one line of text, and the record's fields in
+     * $context: event (a stable name such as 'token_refreshed', 'refresh_failed',
+     * 'credentials_rejected'), app, ts, pid, generation, errcode, kind, duration_ms...
+     * Never a token or a secret. A Psr\Log\LoggerInterface fits as [$psrLogger, 'log'].
+     * null: error_log() (the default). Records below $level ('off': none) are not kept.
+     * Records are delivered on PHP's thread after configure(), invalidate(), status(),
+     * any failure, at the end of the request, or on drainLog().
+     *
+     * @param (callable(string, string, array<string, mixed>): void)|null $logger
+     * @throws InvalidArgumentException for a level that is no PSR-3 level nor 'off'
+     */
+    public function setLogger(?callable $logger, string $level = 'warning'): void
+    {
+        Log::setLogger($this->ffi, $logger, $level);
+    }
+
+    /** Delivers the queued log records now; returns how many there were. */
+    public function drainLog(): int
+    {
+        return Log::drain();
     }
 
     /**
@@ -105,10 +131,12 @@ class WxToken
         }
         // The library says which name it registered (name option, WXTOKEN_NAME or appid).
         $status = $this->ffi->wxtoken_configure_named($appid, $secret, $json, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
-        return $status === self::OK
+        $name = $status === self::OK
             ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_configure_named($appid, $secret, $json, $buf, $cap, $this->lenPtr));
+        Log::drain();
+        return $name;
     }
 
     /**
@@ -158,7 +186,9 @@ class WxToken
         self::noNul($badToken, 'badToken');
         $status = $this->ffi->wxtoken_invalidate($app, $badToken, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         if ($status === self::OK) {
-            return self::take($this->buf, $this->len->cdata);
+            $token = self::take($this->buf, $this->len->cdata);
+            Log::drain();
+            return $token;
         }
         return $this->retryBigger($status, fn (CData $buf, int $cap): int
             => $this->ffi->wxtoken_invalidate($app, $badToken, $buf, $cap, $this->lenPtr));
@@ -181,6 +211,7 @@ class WxToken
             ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_status_json($app, $buf, $cap, $this->lenPtr));
+        Log::drain();
         try {
             $decoded = json_decode($json, true, 64, JSON_THROW_ON_ERROR);
         } catch (\JsonException $e) {
@@ -253,6 +284,26 @@ class WxToken
             return self::take($this->buf, $this->len->cdata);
         }
         throw $this->failure($status);
+    }
+
+    /**
+     * The default name of a WeCom application, by the library's rule: the corp id, "-" and 16
+     * hex digits of a hash of the secret, so two applications of one corp (each with its own
+     * secret and token) never share a name. configure() itself defaults to the corp id;
+     * WxToken\EasyWeChat\AccessToken::configure() gives this name to a WeCom app without one,
+     * as Python's wxtoken.wechatpy.work client does. Pure: no app, no network.
+     *
+     * @throws InvalidArgumentException a NUL byte in either string
+     */
+    public function defaultWecomName(string $corpId, #[\SensitiveParameter] string $secret): string
+    {
+        self::noNul($corpId, 'corpId');
+        self::noNul($secret, 'secret');
+        $status = $this->ffi->wxtoken_default_wecom_name($corpId, $secret, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
+        return $status === self::OK
+            ? self::take($this->buf, $this->len->cdata)
+            : $this->retryBigger($status, fn (CData $buf, int $cap): int
+                => $this->ffi->wxtoken_default_wecom_name($corpId, $secret, $buf, $cap, $this->lenPtr));
     }
 
     /**
@@ -535,6 +586,8 @@ class WxToken
             $message = self::cString($this->ffi->wxtoken_status_name($status));
         }
         $class = self::ERRORS[$status] ?? InternalException::class;
+        // After the last error is read: the records of this failure go out first.
+        Log::drain();
         $kind = match ($status) {
             11, 12 => InvalidArgumentException::KIND,
             default => isset(self::ERRORS[$status]) ? $class::KIND : 'internal',

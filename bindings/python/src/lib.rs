@@ -14,6 +14,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
@@ -255,18 +256,42 @@ fn returned_bad_token(value: &Bound<'_, PyAny>) -> bool {
 
 /// An exception raised by the business call: an `errcode` attribute that
 /// is a bad-token code says the token was refused.
-fn raised_bad_token(py: Python<'_>, err: &PyErr) -> bool {
-    err.value(py)
-        .getattr("errcode")
-        .is_ok_and(|e| is_bad_errcode(&e))
+fn raised_bad_token(exc: &Bound<'_, PyAny>) -> bool {
+    exc.getattr("errcode").is_ok_and(|e| is_bad_errcode(&e))
+}
+
+/// `collections.abc.Awaitable`: what an async business function returns.
+static AWAITABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// An async fn given to the blocking `call`: its coroutine would be
+/// returned unawaited and a 40001 never seen, so it is closed and refused.
+fn refuse_awaitable(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    let awaitable = AWAITABLE.get_or_try_init(py, || {
+        PyResult::Ok(py.import("collections.abc")?.getattr("Awaitable")?.unbind())
+    })?;
+    if !v.is_instance(awaitable.bind(py))? {
+        return Ok(());
+    }
+    if v.hasattr("close")? {
+        v.call_method0("close")?; // no "coroutine was never awaited" warning
+    }
+    Err(PyTypeError::new_err(format!(
+        "fn returned {} (an async function?): wxtoken.call runs fn synchronously; \
+         use `await wxtoken.aio.call(app, fn)`",
+        v.get_type().name()?
+    )))
 }
 
 /// One run of the business call, as the core's `call` wants it.
 fn attempt(py: Python<'_>, f: &Py<PyAny>, token: &str) -> Attempt<PyResult<Py<PyAny>>> {
-    match f.bind(py).call1((token,)) {
+    let returned = f
+        .bind(py)
+        .call1((token,))
+        .and_then(|v| refuse_awaitable(py, &v).map(|()| v));
+    match returned {
         Ok(v) if returned_bad_token(&v) => Attempt::BadToken(Ok(v.unbind())),
         Ok(v) => Attempt::Done(Ok(v.unbind())),
-        Err(e) if raised_bad_token(py, &e) => Attempt::BadToken(Err(e)),
+        Err(e) if raised_bad_token(e.value(py)) => Attempt::BadToken(Err(e)),
         Err(e) => Attempt::Done(Err(e)),
     }
 }
@@ -407,6 +432,123 @@ fn jssdk_config<'py>(
     jssdk_config_of(py, &app, &url)
 }
 
+/// Set while the interpreter may no longer be entered (atexit ran
+/// `_set_log_sink(None)`); counts sink calls that may be entering it.
+static LOG_CLOSED: AtomicBool = AtomicBool::new(true);
+static LOG_IN_CALL: AtomicUsize = AtomicUsize::new(0);
+
+/// `logging`'s number for a core level.
+fn logging_level(level: wxtoken::LogLevel) -> u32 {
+    match level {
+        wxtoken::LogLevel::Error => 40,
+        wxtoken::LogLevel::Warn => 30,
+        wxtoken::LogLevel::Info => 20,
+        _ => 10,
+    }
+}
+
+/// Sends the core's records to `emit(levelno, event, app, message, fields,
+/// ts_ms)` (wxtoken/_log.py), called on the core's log thread with the
+/// interpreter attached there, never on a refresh thread; None stops it and
+/// waits (detached) for a call in progress, so that nothing enters the
+/// interpreter once it shuts down. Every level is taken: `emit` asks the
+/// `wxtoken` logger before it builds anything.
+#[pyfunction]
+#[pyo3(signature = (emit, enabled = None))]
+fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>, enabled: Option<Py<PyAny>>) {
+    let Some(emit) = emit else {
+        LOG_CLOSED.store(true, Ordering::SeqCst);
+        py.detach(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while LOG_IN_CALL.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            wxtoken::clear_log_sink();
+        });
+        return;
+    };
+    LOG_CLOSED.store(false, Ordering::SeqCst);
+    wxtoken::set_log_sink(wxtoken::LogLevel::Debug, move |rec| {
+        LOG_IN_CALL.fetch_add(1, Ordering::SeqCst);
+        if !LOG_CLOSED.load(Ordering::SeqCst) {
+            // try_attach: never initialise or enter an interpreter that is gone.
+            Python::try_attach(|py| {
+                let levelno = logging_level(rec.level);
+                if let Some(enabled) = &enabled {
+                    match enabled
+                        .bind(py)
+                        .call1((levelno,))
+                        .and_then(|v| v.is_truthy())
+                    {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => return e.write_unraisable(py, None),
+                    }
+                }
+                let fields = to_python(py, &Value::Object(rec.fields.clone()));
+                let args = fields.map(|f| {
+                    (
+                        levelno,
+                        rec.event,
+                        rec.app.as_str(),
+                        rec.message.as_str(),
+                        f,
+                        rec.at_ms,
+                    )
+                });
+                if let Err(e) = args.and_then(|a| emit.bind(py).call1(a)) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        }
+        LOG_IN_CALL.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+/// Waits (with the interpreter released, so the log thread can deliver)
+/// until the `wxtoken` logger has every record made so far, at most
+/// `timeout` seconds. True when it has.
+#[pyfunction]
+#[pyo3(signature = (timeout = 1.0))]
+fn flush_log(py: Python<'_>, timeout: f64) -> bool {
+    let timeout = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
+    py.detach(|| wxtoken::flush_log(timeout))
+}
+
+/// The token if a fresh one is at hand, else None: never waits (no lock,
+/// no network), so wxtoken.aio answers a fresh token on the event loop and
+/// sends only the slow path to a thread.
+#[pyfunction]
+#[pyo3(name = "_fresh_token")]
+fn fresh_token<'py>(py: Python<'py>, app: PyBackedStr) -> Option<Bound<'py, PyString>> {
+    wxtoken::with_fresh_token(&app, |t| PyString::new(py, t))
+}
+
+/// call()'s rule for a returned value, for callers that cannot hand their
+/// business call to call() (wxtoken.aio awaits it; wxtoken.wechatpy hooks
+/// wechatpy's retry): a mapping whose "errcode" is a bad-token errcode.
+#[pyfunction]
+#[pyo3(name = "_is_bad_token_result")]
+fn is_bad_token_result(value: &Bound<'_, PyAny>) -> bool {
+    returned_bad_token(value)
+}
+
+/// call()'s rule for a raised exception: an errcode attribute that is a
+/// bad-token errcode.
+#[pyfunction]
+#[pyo3(name = "_is_bad_token_error")]
+fn is_bad_token_error(error: &Bound<'_, PyAny>) -> bool {
+    raised_bad_token(error)
+}
+
+/// The core's default name of a WeCom application (the corp id and a short
+/// hash of the secret), for wxtoken.wechatpy.work's client.
+#[pyfunction]
+#[pyo3(name = "_default_wecom_name")]
+fn default_wecom_name(corpid: &str, secret: &str) -> String {
+    wxtoken::default_wecom_name(corpid, secret)
+}
+
 /// One configured app: Client(appid, secret, **options) takes the
 /// arguments of configure() and holds the name it returns.
 #[pyclass(frozen, module = "wxtoken", name = "Client")]
@@ -518,6 +660,13 @@ fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(invalidate_ticket, m)?)?;
     m.add_function(wrap_pyfunction!(jssdk_signature, m)?)?;
     m.add_function(wrap_pyfunction!(jssdk_config, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_log_sink, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_log, m)?)?;
+
+    m.add_function(wrap_pyfunction!(fresh_token, m)?)?;
+    m.add_function(wrap_pyfunction!(is_bad_token_result, m)?)?;
+    m.add_function(wrap_pyfunction!(is_bad_token_error, m)?)?;
+    m.add_function(wrap_pyfunction!(default_wecom_name, m)?)?;
     m.add_class::<Client>()?;
     Ok(())
 }

@@ -49,6 +49,18 @@ def call(app: str, fn: Callable[[str], _T]) -> _T:
     mapping's "errcode" or raised as an errcode attribute), invalidates and runs
     it once more."""
 
+def _fresh_token(app: str) -> str | None:
+    """The token if a fresh one is at hand, else None; never waits (wxtoken.aio)."""
+
+def _is_bad_token_result(value: object) -> bool:
+    """call()'s rule for a returned value: a mapping whose "errcode" is a bad-token errcode."""
+
+def _is_bad_token_error(error: BaseException) -> bool:
+    """call()'s rule for a raised exception: an errcode attribute that is a bad-token errcode."""
+
+def _default_wecom_name(corpid: str, secret: str) -> str:
+    """The default name of a WeCom application: the corp id and a short hash of the secret."""
+
 #: A ticket kind: Official Accounts have "jsapi" and "wx_card"; WeCom has
 #: "jsapi" and "agent_config".
 TicketKind = Literal["jsapi", "wx_card", "agent_config"]
@@ -101,3 +113,12 @@ class Client:
         """Reports bad_ticket as refused; returns a good ticket (see invalidate_ticket)."""
     def jssdk_config(self, url: str) -> JssdkConfig:
         """The wx.config object for the page at url (see jssdk_config)."""
+
+def flush_log(timeout: float = 1.0) -> bool:
+    """Waits up to timeout seconds until the "wxtoken" logger has every record made so far."""
+
+def _set_log_sink(
+    emit: Callable[[int, str, str, str, dict[str, Any], int], None] | None,
+    enabled: Callable[[int], bool] | None = None,
+) -> None:
+    """Internal: wxtoken/_log.py installs its emitter here, asked enabled(levelno) first (None removes it)."""

@@ -48,6 +48,52 @@ EXAMPLE
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log records on stderr at this level and above: off, error, warn,
+    /// info, debug. Default: WXTOKEN_LOG if set, else warn (serve: info)
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = parse_log_level)]
+    log_level: Option<wxtoken::LogLevel>,
+    /// text (timestamped lines) or json (one object a line). Default:
+    /// WXTOKEN_LOG_FORMAT if set, else text
+    #[arg(long, global = true, value_name = "text|json", value_parser = parse_log_format)]
+    log_format: Option<wxtoken::LogFormat>,
+}
+
+fn parse_log_level(s: &str) -> Result<wxtoken::LogLevel, String> {
+    s.parse()
+        .map_err(|_| "off, error, warn, info or debug".to_string())
+}
+
+fn parse_log_format(s: &str) -> Result<wxtoken::LogFormat, String> {
+    match s {
+        "text" => Ok(wxtoken::LogFormat::Text),
+        "json" => Ok(wxtoken::LogFormat::Json),
+        _ => Err("text or json".to_string()),
+    }
+}
+
+/// The library's records go to stderr: the flags, else the environment,
+/// else warn (info for `serve`, a daemon whose refreshes ops want to see).
+fn set_up_logging(cli: &Cli) {
+    let serving = matches!(cli.command, Some(Command::Serve(_)));
+    let level = cli
+        .log_level
+        .unwrap_or_else(|| match std::env::var("WXTOKEN_LOG") {
+            Ok(v) => wxtoken::LogLevel::from_env_value(&v),
+            Err(_) if serving => wxtoken::LogLevel::Info,
+            Err(_) => wxtoken::LogLevel::Warn,
+        });
+    let format =
+        cli.log_format
+            .unwrap_or_else(|| match std::env::var("WXTOKEN_LOG_FORMAT").as_deref() {
+                Ok("json") => wxtoken::LogFormat::Json,
+                _ => wxtoken::LogFormat::Text,
+            });
+    wxtoken::set_log_stderr(level, format);
+}
+
+/// A record of the command itself (serve's lifecycle), in the library's format.
+pub(crate) fn say(level: wxtoken::LogLevel, event: &'static str, message: impl Into<String>) {
+    wxtoken::emit_log(wxtoken::LogRecord::new(level, event, "", message));
 }
 
 #[derive(Subcommand)]
@@ -175,6 +221,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_exit(e),
     };
+    set_up_logging(&cli);
     let (op, app) = match cli.command {
         None => {
             let _ = Cli::command().print_help();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::Mutex;
-use crate::log;
+use crate::log::{self, Event};
 
 /// Fallback names after `wxtoken-<uid>` in the default sequence.
 const FALLBACKS: u32 = 8;
@@ -127,11 +127,14 @@ fn settle(place: &Place) -> Result<(PathBuf, OwnedFd)> {
             for path in names {
                 match open_verified(path, false) {
                     Ok(fd) => return Ok((path.clone(), fd)),
-                    Err(Refusal::Hostile(why)) => log::info(format_args!(
-                        "warning: store directory {} {why}; another user may have taken it, \
-                         trying the next name",
-                        path.display()
-                    )),
+                    Err(Refusal::Hostile(why)) => log::emit(Event::StoreNotice, "", |r| {
+                        r.set("store", path.display().to_string());
+                        format!(
+                            "store directory {} {why}; another user may have taken it, \
+                             trying the next name",
+                            path.display()
+                        )
+                    }),
                     // Not hostility (a full disk, no /dev/shm access): moving on
                     // would split this user's processes over two stores.
                     Err(Refusal::Io(e)) => {

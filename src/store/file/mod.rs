@@ -20,7 +20,7 @@ use super::{RefreshLock, Store};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork::Mutex;
-use crate::log;
+use crate::log::{self, Event};
 use crate::meta::{quota_day, Meta};
 use crate::record::Record;
 use dir::{Access, Dir, Found, Place, Stamp};
@@ -261,11 +261,15 @@ impl Store for FileStore {
         match lease::if_current(&slot, record.fence, || self.write_if_newer(key, &record)) {
             Ok(Some(written)) => written,
             Ok(None) => {
-                log::info(format_args!(
-                    "{key}: lost the refresh lock's lease (fence {}) to another process; \
-                     not writing",
-                    record.fence
-                ));
+                log::emit(Event::StoreNotice, "", |r| {
+                    r.set("key", key);
+                    r.set("fence", record.fence);
+                    format!(
+                        "{key}: lost the refresh lock's lease (fence {}) to another process; \
+                         not writing",
+                        record.fence
+                    )
+                });
                 self.load(key)?.ok_or_else(|| {
                     Error::new(
                         ErrorKind::Store,

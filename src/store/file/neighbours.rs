@@ -8,7 +8,7 @@ use std::path::Path;
 
 use once_cell::sync::OnceCell;
 
-use crate::log;
+use crate::log::{self, Event};
 
 /// The uids, other than ours, that own a `wxtoken-<uid>[-N]` directory
 /// under `base`, sorted. Names are only a hint: the owner is read (without
@@ -56,6 +56,12 @@ pub(super) fn notice(base: &Path, me: u32) -> Option<String> {
 pub(super) fn warn_once(base: &Path, me: u32) {
     static WARNED: OnceCell<()> = OnceCell::new();
     if let Some(text) = notice(base, me) {
-        WARNED.get_or_init(|| log::info(format_args!("{text}")));
+        // Set first, told after: no record is made inside a OnceCell's init.
+        if WARNED.set(()).is_ok() {
+            log::emit(Event::StoreNotice, "", |r| {
+                r.set("store", base.display().to_string());
+                text
+            });
+        }
     }
 }

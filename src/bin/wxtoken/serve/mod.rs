@@ -30,6 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use config::ServeConfig;
 use conns::Conns;
 use routes::{Shared, State};
+use wxtoken::LogLevel::{Info, Warn};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -107,7 +108,7 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
         crate::write_atomically(path, &shown)
             .map_err(|e| Fatal(1, format!("cannot write {}: {e}", path.display())))?;
     }
-    eprintln!("wxtoken serve: listening on {shown}");
+    crate::say(Info, "serve_listening", format!("listening on {shown}"));
     let permits = Arc::new(Semaphore::new(max_connections));
     let conns = Arc::new(Conns::new());
     // When every slot is taken, this many of the longest-idle connections
@@ -157,7 +158,7 @@ async fn serve(args: &ServeArgs, cfg: ServeConfig) -> Result<(), Fatal> {
     conns.close_all();
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(Duration::from_secs(5), permits.acquire_many(all)).await;
-    eprintln!("wxtoken serve: stopped");
+    crate::say(Info, "serve_stopped", "stopped");
     Ok(())
 }
 
@@ -185,7 +186,7 @@ async fn accept(listener: &Listener) -> Option<Stream> {
         Ok(s) => Some(s),
         Err(e) => {
             // EMFILE and the like: back off instead of spinning.
-            eprintln!("wxtoken serve: accept failed: {e}");
+            crate::say(Warn, "serve_accept_failed", format!("accept failed: {e}"));
             tokio::time::sleep(Duration::from_millis(100)).await;
             None
         }
@@ -243,6 +244,7 @@ async fn connection<S>(
         .header_read_timeout(header_timeout)
         .keep_alive(true)
         .max_buf_size(16 * 1024)
+        .writev(false)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(served);
     tokio::select! {
@@ -353,13 +355,18 @@ fn reload(path: &Path, shared: &Shared, listen: &str, tls: Option<&ArcSwap<TlsAc
     match outcome {
         Ok((cfg, acceptor)) => {
             if cfg.listen != listen || cfg.tls.is_some() != tls.is_some() {
-                eprintln!(
-                    "wxtoken serve: a new listen address, or TLS turned on or off, \
-                     takes effect on restart"
+                crate::say(
+                    Warn,
+                    "serve_restart_needed",
+                    "a new listen address, or TLS turned on or off, takes effect on restart",
                 );
             }
             if cfg.workers != shared.state.load().workers {
-                eprintln!("wxtoken serve: a new number of workers takes effect on restart");
+                crate::say(
+                    Warn,
+                    "serve_restart_needed",
+                    "a new number of workers takes effect on restart",
+                );
             }
             if let (Some(slot), Some(acceptor)) = (tls, acceptor) {
                 slot.store(Arc::new(acceptor));
@@ -372,9 +379,17 @@ fn reload(path: &Path, shared: &Shared, listen: &str, tls: Option<&ArcSwap<TlsAc
             for gone in old.apps.iter().filter(|a| now.app(&a.name).is_none()) {
                 wxtoken::unconfigure(&gone.name);
             }
-            eprintln!("wxtoken serve: reloaded ({apps} apps, {clients} clients)");
+            crate::say(
+                Info,
+                "serve_reloaded",
+                format!("reloaded ({apps} apps, {clients} clients)"),
+            );
         }
-        Err(m) => eprintln!("wxtoken serve: reload failed, keeping the running configuration: {m}"),
+        Err(m) => crate::say(
+            Warn,
+            "serve_reload_failed",
+            format!("reload failed, keeping the running configuration: {m}"),
+        ),
     }
 }
 
@@ -402,8 +417,10 @@ fn fit_to_fd_limit(wanted: usize) -> usize {
     }
     let usable = lim.rlim_cur.saturating_sub(RESERVED).max(1) as usize;
     if usable < wanted {
-        eprintln!(
-            "wxtoken serve: serving at most {usable} connections (the open-file limit), not {wanted}"
+        crate::say(
+            Warn,
+            "serve_connection_limit",
+            format!("serving at most {usable} connections (the open-file limit), not {wanted}"),
         );
     }
     usable.min(wanted)

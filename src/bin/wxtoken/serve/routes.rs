@@ -75,8 +75,9 @@ impl State {
 #[derive(Clone)]
 struct Served {
     token: Arc<str>,
-    /// The token as a JSON string, escaped once per token, not per request.
-    token_json: Arc<str>,
+    /// `{"access_token":"…","generation":N,"expires_in":`: escaped and
+    /// formatted once per token, not per request.
+    head: Arc<str>,
     generation: u64,
     expires_at_ms: u64,
 }
@@ -85,19 +86,22 @@ impl Served {
     fn new(token: &str, generation: u64, expires_at_ms: u64) -> Served {
         Served {
             token: Arc::from(token),
-            token_json: Arc::from(Value::from(token).to_string()),
+            head: Arc::from(format!(
+                "{{\"access_token\":{},\"generation\":{generation},\"expires_in\":",
+                Value::from(token)
+            )),
             generation,
             expires_at_ms,
         }
     }
-    /// `{"access_token", "expires_in", "generation"}`.
+    /// `{"access_token", "generation", "expires_in"}`: only the seconds
+    /// left are written per request.
     fn body(&self) -> String {
-        format!(
-            "{{\"access_token\":{},\"expires_in\":{},\"generation\":{}}}",
-            self.token_json,
-            self.expires_in(),
-            self.generation
-        )
+        use std::fmt::Write;
+        let mut body = String::with_capacity(self.head.len() + 12);
+        body.push_str(&self.head);
+        let _ = write!(body, "{}}}", self.expires_in());
+        body
     }
     fn expires_in(&self) -> u64 {
         self.expires_at_ms.saturating_sub(now_ms()) / 1000
@@ -297,8 +301,15 @@ enum Route<'a> {
 
 impl<'a> Route<'a> {
     fn parse(path: &'a str) -> Option<Route<'a>> {
-        let segments: Vec<&str> = path.split('/').skip(1).collect();
-        Some(match segments.as_slice() {
+        // At most 6 segments (the longest route), on the stack: no
+        // allocation per request.
+        let mut segments = [""; 6];
+        let mut n = 0;
+        for segment in path.split('/').skip(1) {
+            *segments.get_mut(n)? = segment;
+            n += 1;
+        }
+        Some(match &segments[..n] {
             ["healthz"] => Route::Healthz,
             ["readyz"] => Route::Readyz,
             ["metrics"] => Route::Metrics,
@@ -344,8 +355,8 @@ pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let path = req.uri().path().to_string();
-    let route = Route::parse(&path);
+    let uri = req.uri().clone(); // shares the request's bytes
+    let route = Route::parse(uri.path());
     let label = route.map_or("unknown", Route::label);
     let resp = match route {
         None => error(StatusCode::NOT_FOUND, "not_found", "no such route"),
@@ -809,4 +820,21 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
         HeaderValue::from_static("no-store"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+
+    #[test]
+    fn routes_parse_without_allocating_and_longer_paths_are_unknown() {
+        assert!(Route::parse("/v1/apps/shop/token") == Some(Route::Token("shop")));
+        assert!(
+            Route::parse("/v1/apps/shop/tickets/jsapi/invalidate")
+                == Some(Route::TicketInvalidate("shop", "jsapi"))
+        );
+        assert!(Route::parse("/v1/apps/shop/tickets/jsapi/invalidate/x").is_none());
+        assert!(Route::parse("/v1/apps/shop/token/").is_none());
+        assert!(Route::parse("").is_none());
+    }
 }

@@ -1,0 +1,209 @@
+//! The program's sink gets records through a bounded queue, never on the
+//! thread that made them: a refresh flight or the refresher only pushes.
+//! A callback sink (Rust, C, Python) is called on one thread of ours,
+//! `wxtoken-log`, outside every lock and fork section, so a callback that
+//! waits (for Python's GIL, a slow handler) or calls back into wxtoken
+//! delays no refresh and deadlocks nothing. A polled sink (PHP, whose
+//! engine must not be entered from a foreign thread) is drained by the
+//! program on its own thread ([`drain_one`]).
+//!
+//! Fork: the queue is tagged with the fork generation (a child starts
+//! empty: its parent's records are the parent's to deliver), the thread is
+//! claimed per generation like the refresher's, and every lock here is a
+//! fork-gated [`Mutex`] held only to push or pop.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::{self, Thread};
+use std::time::Duration;
+
+use crate::clock::mono_ms;
+use crate::fork::{self, Mutex};
+
+use super::{program, Event, LogRecord, Program};
+
+/// Records held for the program's sink; past it the oldest go (counted).
+pub(crate) const CAPACITY: usize = 1024;
+
+struct Queue {
+    generation: u64,
+    records: VecDeque<LogRecord>,
+    dropped: u64,
+    /// The dispatcher holds records it took and has not delivered yet.
+    delivering: bool,
+}
+
+static QUEUE: Mutex<Queue> = Mutex::new(Queue {
+    generation: 0,
+    records: VecDeque::new(),
+    dropped: 0,
+    delivering: false,
+});
+
+/// The dispatcher of a generation, to wake it.
+static DISPATCHER: Mutex<Option<(u64, Thread)>> = Mutex::new(None);
+/// 1 + the generation whose dispatcher runs (0: none): an atomic claim,
+/// no lock across the spawn.
+static RUNNING_IN: AtomicU64 = AtomicU64::new(0);
+
+fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> R {
+    let generation = fork::generation();
+    let mut q = QUEUE.lock();
+    if q.generation != generation {
+        q.generation = generation;
+        q.records.clear();
+        q.dropped = 0;
+        q.delivering = false;
+    }
+    f(&mut q)
+}
+
+/// Queues a record for the program's sink; wakes the dispatcher if the
+/// sink is a callback.
+pub(crate) fn push(rec: LogRecord, wake: bool) {
+    with_queue(|q| {
+        if q.records.len() >= CAPACITY {
+            q.records.pop_front();
+            q.dropped += 1;
+        }
+        q.records.push_back(rec);
+    });
+    if wake {
+        self::wake();
+    }
+}
+
+/// Forgets what is queued (the sink changed).
+pub(crate) fn clear() {
+    with_queue(|q| {
+        q.records.clear();
+        q.dropped = 0;
+    });
+}
+
+/// The oldest queued record for a polled sink, a "records dropped" one
+/// first if the queue overflowed since the last call.
+pub(crate) fn drain_one() -> Option<LogRecord> {
+    with_queue(|q| {
+        if q.dropped > 0 {
+            let n = std::mem::take(&mut q.dropped);
+            return Some(dropped_record(n));
+        }
+        q.records.pop_front()
+    })
+}
+
+/// Puts back a record [`drain_one`] gave that the caller could not take.
+pub(crate) fn put_back(rec: LogRecord) {
+    with_queue(|q| q.records.push_front(rec));
+}
+
+fn dropped_record(n: u64) -> LogRecord {
+    let e = Event::LogRecordsDropped;
+    LogRecord::new(
+        e.level(),
+        e.as_str(),
+        "",
+        format!("{n} log records were dropped: the program's log sink fell behind"),
+    )
+    .with("count", n)
+}
+
+thread_local! {
+    /// Set on the dispatcher: a flush from inside a callback would wait
+    /// for itself.
+    static DISPATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Waits until a callback sink has every queued record, at most `timeout`.
+/// True when it has (or nothing was queued). From inside the sink itself:
+/// false at once.
+pub(crate) fn flush(timeout: Duration) -> bool {
+    if DISPATCHING.with(std::cell::Cell::get) {
+        return false;
+    }
+    let deadline = mono_ms().saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    loop {
+        let done = with_queue(|q| q.records.is_empty() && q.dropped == 0 && !q.delivering);
+        if done {
+            return true;
+        }
+        if !matches!(program().as_deref(), Some(Program::Callback(_))) {
+            return false; // polled: records wait for the program's drain
+        }
+        if mono_ms() >= deadline {
+            return false;
+        }
+        wake();
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn wake() {
+    // No thread spawn inside a fork section (fork.rs): a record made under
+    // a lock waits for the next one made outside, or the poll below.
+    if !fork::in_section() {
+        ensure_running();
+    }
+    let handle = {
+        let d = DISPATCHER.lock();
+        d.as_ref()
+            .filter(|(g, _)| *g == fork::generation())
+            .map(|(_, t)| t.clone())
+    };
+    if let Some(t) = handle {
+        t.unpark();
+    }
+}
+
+fn ensure_running() {
+    let want = fork::generation() + 1;
+    let seen = RUNNING_IN.load(Ordering::Acquire);
+    if seen == want
+        || RUNNING_IN
+            .compare_exchange(seen, want, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return;
+    }
+    if thread::Builder::new()
+        .name("wxtoken-log".into())
+        .spawn(run)
+        .is_err()
+    {
+        // Records stay queued (bounded); a later record tries again.
+        let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+/// The dispatcher: takes what is queued, hands it to the callback with no
+/// lock held, parks until woken (or a poll interval, against a lost wake).
+fn run() {
+    let generation = fork::generation();
+    DISPATCHING.with(|d| d.set(true));
+    *DISPATCHER.lock() = Some((generation, thread::current()));
+    while fork::generation() == generation {
+        let (batch, dropped) = with_queue(|q| {
+            let batch = std::mem::take(&mut q.records);
+            let dropped = std::mem::take(&mut q.dropped);
+            q.delivering = !batch.is_empty() || dropped > 0;
+            (batch, dropped)
+        });
+        if batch.is_empty() && dropped == 0 {
+            thread::park_timeout(Duration::from_millis(500));
+            continue;
+        }
+        if let Some(Program::Callback(sink)) = program().as_deref() {
+            let deliver = |rec: &LogRecord| {
+                // A panicking callback loses its record, not the thread.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| sink(rec)));
+            };
+            if dropped > 0 {
+                deliver(&dropped_record(dropped));
+            }
+            batch.iter().for_each(deliver);
+        }
+        with_queue(|q| q.delivering = false);
+    }
+}
