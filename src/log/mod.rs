@@ -115,13 +115,20 @@ pub(crate) enum Program {
     Queue,
 }
 
+/// A sink as installed: its epoch (1, 2, ... in the order sinks were set)
+/// tells the dispatcher's call of an old callback from one of the current.
+pub(crate) struct Installed {
+    pub(crate) epoch: u64,
+    pub(crate) sink: Program,
+}
+
 /// Not read yet: the first record reads `WXTOKEN_LOG`. Atomics, not a
 /// Lazy: a fork while another thread initialises a Lazy leaves it locked.
 const UNREAD: u8 = u8::MAX;
 static STDERR_LEVEL: AtomicU8 = AtomicU8::new(UNREAD);
 static STDERR_JSON: AtomicU8 = AtomicU8::new(0);
 static PROGRAM_LEVEL: AtomicU8 = AtomicU8::new(0);
-static PROGRAM: ArcSwapOption<Program> = ArcSwapOption::const_empty();
+static PROGRAM: ArcSwapOption<Installed> = ArcSwapOption::const_empty();
 
 fn stderr_level() -> u8 {
     match STDERR_LEVEL.load(Relaxed) {
@@ -137,7 +144,7 @@ fn stderr_level() -> u8 {
     }
 }
 
-fn program() -> Option<Arc<Program>> {
+fn program() -> Option<Arc<Installed>> {
     PROGRAM.load_full()
 }
 
@@ -183,7 +190,7 @@ fn deliver(rec: LogRecord) {
     }
     if l <= PROGRAM_LEVEL.load(Relaxed) {
         if let Some(p) = program() {
-            dispatch::push(rec, matches!(*p, Program::Callback(_)));
+            dispatch::push(rec, matches!(p.sink, Program::Callback(_)));
         }
     }
 }
@@ -219,6 +226,11 @@ pub fn log_stderr_level() -> LogLevel {
 /// wxtoken's `wxtoken-log` thread, one record at a time in order, with no
 /// wxtoken lock held: it may block and may call wxtoken (a blocking call
 /// there only delays later records). A panic in it loses that record.
+///
+/// When this returns, the previous callback is not running and will not
+/// be called again (it waits for a call in progress, except on the log
+/// thread itself, inside that call): so the caller must not hold anything
+/// that callback waits for.
 pub fn set_log_sink(level: LogLevel, sink: impl Fn(&LogRecord) + Send + Sync + 'static) {
     install(level, Program::Callback(Box::new(sink)));
 }
@@ -226,15 +238,17 @@ pub fn set_log_sink(level: LogLevel, sink: impl Fn(&LogRecord) + Send + Sync + '
 /// Keeps records at `level` and above in a queue (the newest
 /// 1024) for the program to take with [`drain_log`] on its own thread: for
 /// runtimes that must not be entered from a foreign thread (PHP).
-/// Replaces the program's previous sink; records already queued stay.
+/// Replaces the program's previous sink (waiting for a callback's call in
+/// progress, as [`set_log_sink`]); records already queued stay.
 pub fn set_log_queue(level: LogLevel) {
     install(level, Program::Queue);
 }
 
-/// Removes the program's sink (queued records are dropped).
+/// Removes the program's sink (queued records are dropped). When this
+/// returns, a callback sink is not running and will not be called again.
 pub fn clear_log_sink() {
     PROGRAM_LEVEL.store(0, Relaxed);
-    PROGRAM.store(None);
+    dispatch::replace(None);
     dispatch::clear();
 }
 
@@ -242,7 +256,7 @@ pub fn clear_log_sink() {
 /// in every request, and what the refresher told between two requests must
 /// reach the next one.
 fn install(level: LogLevel, program: Program) {
-    PROGRAM.store(Some(Arc::new(program)));
+    dispatch::replace(Some(program));
     PROGRAM_LEVEL.store(level as u8, Relaxed);
 }
 
