@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
@@ -200,10 +200,17 @@ pub(crate) fn flush(timeout: Duration) -> bool {
     }
 }
 
+/// A record was made inside a fork section before the dispatcher of this
+/// process ran: [`wake_owed`] starts it once the section is over.
+static OWED: AtomicBool = AtomicBool::new(false);
+
 fn wake() {
     // No thread spawn inside a fork section (fork.rs): a record made under
-    // a lock waits for the next one made outside, or the poll below.
-    if !fork::in_section() {
+    // a lock (the registry's WRITER: app_reconfigured) owes the start to
+    // its caller's `wake_owed` after the lock, or to the next record.
+    if fork::in_section() {
+        OWED.store(true, Ordering::Relaxed);
+    } else {
         ensure_running();
     }
     let handle = {
@@ -214,6 +221,13 @@ fn wake() {
     };
     if let Some(t) = handle {
         t.unpark();
+    }
+}
+
+/// Starts the dispatcher for records made inside a section that has ended.
+pub(crate) fn wake_owed() {
+    if !fork::in_section() && OWED.swap(false, Ordering::Relaxed) {
+        wake();
     }
 }
 

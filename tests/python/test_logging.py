@@ -197,3 +197,40 @@ def test_a_child_forked_during_a_handler_call_exits_at_once(mock: Mock, tmp_path
     code, seconds = out.stdout.split()
     assert code == "0", out.stdout
     assert float(seconds) < 1.5, f"the child took {seconds} s to exit"
+
+
+RECONFIGURED_FIRST = """
+import logging, sys, threading
+import wxtoken
+
+got = threading.Event()
+
+
+class Wait(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "wxtoken_event", None) == "app_reconfigured":
+            got.set()
+
+
+logger = logging.getLogger("wxtoken")
+logger.addHandler(Wait())
+logger.setLevel(logging.INFO)
+# No upstream call: api_base is never asked (no token is requested).
+wxtoken.configure("wxcfgfirst000001", "secret-never-used", api_base="http://127.0.0.1:9", store="memory")
+wxtoken.configure(
+    "wxcfgfirst000001", "secret-never-used", api_base="http://127.0.0.1:9", store="memory", refresh_margin_s=120
+)
+# No flush_log (it would start the log thread): the record must arrive by itself.
+print("delivered" if got.wait(5) else "lost")
+"""
+
+
+def test_a_reconfiguration_is_delivered_when_it_is_the_first_record() -> None:
+    """app_reconfigured is made under the registry's lock, where no thread may start:
+    it must still reach logging in a process that made no record before."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", RECONFIGURED_FIRST], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "delivered", out.stderr
