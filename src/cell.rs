@@ -683,7 +683,7 @@ impl TokenCell {
             }),
             None => {}
             Some(err) => {
-                self.stats.refresh_failed();
+                self.stats.refresh_failed(&err);
                 let cooling = cooled.unwrap_or(0);
                 log::emit(Event::RefreshFailed, name, |r| {
                     log::error_fields(r, &err);

@@ -44,8 +44,8 @@
 //! | `fresh.rs` | a fresh word's owner and due time | [`Mutex`] (gate); readers only load the word; `ARMED` is cleared in the child handler |
 //! | `fresh.rs` | the per-thread token copies | a thread-local: no lock; a child keeps the forking thread's, valid for the same words |
 //! | `refresher.rs` | `RUNNING_IN` | an atomic claim (compare-exchange) instead of a lock around the spawn |
-//! | `log/mod.rs` | levels, the program's sink | atomics and an `ArcSwapOption` (no Lazy); stderr lines go out in one write(2), not through std's stderr lock |
-//! | `log/dispatch.rs` | the record queue, the dispatcher's handle | [`Mutex`] (gate), held to push or pop; the queue is per generation; the `wxtoken-log` thread is an atomic claim per generation, spawned outside any section, and calls the program's sink with no lock held |
+//! | `log/mod.rs` | levels and stderr format, the program's sink | atomics and an `ArcSwapOption` (no Lazy); stderr lines go out by write(2), not through std's stderr lock |
+//! | `log/dispatch.rs` | the record queue, the dispatcher's handle, the sink setters | [`Mutex`] (gate), held to push or pop, or for a setter's two stores; the queue is per generation; the `wxtoken-log` thread is an atomic claim per generation, spawned outside any section, and calls the program's sink with no lock held; a setter waits for its call (an atomic tagged with the generation, so a child never waits for the parent's thread) outside any section |
 //! | `clock.rs` | `START` (fallback only) | never used on Linux (the coarse clocks exist); noted, not gated |
 //! | `fork.rs` | the atfork registration | a load-time constructor, so no fork can fall between claiming and registering |
 //! | `arc_swap` (fresh path) | debt lists | lock-free: a writer never waits for a reader, dead ones included |

@@ -49,8 +49,9 @@ pub use error::{
 };
 pub use inspect::inspect;
 pub use log::{
-    clear_log_sink, drain_log, emit_log, flush_log, log_stderr_level, set_log_queue, set_log_sink,
-    set_log_stderr, timestamp, undrain_log, LogFormat, LogLevel, LogRecord,
+    clear_log_sink, drain_log, emit_log, flush_log, log_stderr_format, log_stderr_level,
+    set_log_queue, set_log_sink, set_log_stderr, timestamp, undrain_log, LogFormat, LogLevel,
+    LogRecord,
 };
 pub use record::Record;
 pub use registry::{

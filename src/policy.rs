@@ -30,6 +30,16 @@ pub(crate) fn refresh_budget(timeout: Duration) -> Duration {
         .saturating_add(Duration::from_millis(backoff))
 }
 
+/// Whether a failed refresh with `err` starts a cool-down proper (rejected
+/// credentials or IP, a quota), not a transient failure's short backoff:
+/// what `stats.cooldowns` counts.
+pub(crate) fn is_cooldown(err: &Error) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::CredentialsRejected | ErrorKind::IpNotAllowed | ErrorKind::QuotaExhausted
+    )
+}
+
 /// How long to answer `err` at once, without an upstream call, after the
 /// `failures_in_row`-th failed refresh. Rejected credentials and IPs do not
 /// heal by themselves; quotas heal on their own clock (the local fetch

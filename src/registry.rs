@@ -249,6 +249,7 @@ fn apply(cfgs: Vec<Config>) -> std::result::Result<Vec<String>, (String, Error)>
         }
     }
     drop(replaced); // outside the lock: a cell's drop may close a store
+    crate::log::deliver_owed(); // app_reconfigured, made under the lock
     refresher::ensure_running();
     Ok(names)
 }

@@ -206,10 +206,13 @@ impl Stats {
         self.invalidations.fetch_add(1, Relaxed);
     }
 
-    /// A refresh (after its retries) failed and the cell cools down.
-    pub(crate) fn refresh_failed(&self) {
+    /// A refresh (after its retries) failed with `err`; a cool-down proper
+    /// (credentials, IP, quota) is counted apart from transient backoff.
+    pub(crate) fn refresh_failed(&self, err: &Error) {
         self.refresh_failures.fetch_add(1, Relaxed);
-        self.cooldowns.fetch_add(1, Relaxed);
+        if crate::policy::is_cooldown(err) {
+            self.cooldowns.fetch_add(1, Relaxed);
+        }
     }
 
     /// While the secret was never verified nor rejected, until a verifying

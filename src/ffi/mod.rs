@@ -570,11 +570,19 @@ pub unsafe extern "C" fn wxtoken_is_bad_token_errcode_str(errcode: *const c_char
 /// `wxtoken_log_flush` before exit to deliver what is pending. In a forked
 /// child, records made there go to the same callback from a new thread.
 ///
+/// Replacing or removing: when this function (or `wxtoken_set_log_queue`)
+/// returns, the previous callback is not running and will not be called
+/// again, so its userdata may be freed right after. To promise that it
+/// waits for a call in progress: do not call it while holding something the
+/// callback waits for (a lock, a GIL). Called from inside the callback
+/// itself, it returns at once and that call is the old callback's last.
+///
 /// Returns `WXTOKEN_INVALID_ARGUMENT` for a level outside 0..4.
 ///
 /// # Safety
-/// `callback` is NULL or a function with that signature that stays callable
-/// until it is replaced or removed (and then for one call in progress).
+/// `callback` is NULL or a function with that signature that stays callable,
+/// with its `userdata`, until this function replaces or removes it and
+/// returns.
 #[no_mangle]
 pub unsafe extern "C" fn wxtoken_set_log_callback(
     level: c_int,
@@ -601,6 +609,8 @@ pub unsafe extern "C" fn wxtoken_set_log_callback(
 /// own choosing, replacing any callback; `WXTOKEN_LOG_OFF` removes it. For
 /// runtimes whose code must not run on a foreign thread (PHP's FFI binding
 /// uses it). Returns `WXTOKEN_INVALID_ARGUMENT` for a level outside 0..4.
+/// Records made after it returns stay in the queue; a callback it replaces
+/// is done when it returns (see `wxtoken_set_log_callback`).
 ///
 /// Thread safety: safe from any thread.
 #[no_mangle]

@@ -1,8 +1,8 @@
 //! Leveled, structured records and the events ops alert on
 //! (docs/logging.md). Two sinks, each with its own level:
 //!
-//! - stderr: text lines (or JSON lines) written on the emitting thread in
-//!   one write(2). Off unless `WXTOKEN_LOG` names a level (or the `wxtoken`
+//! - stderr: text lines (or JSON lines: `WXTOKEN_LOG_FORMAT=json`) written
+//!   on the emitting thread in one write(2). Off unless `WXTOKEN_LOG` names a level (or the `wxtoken`
 //!   command's `--log-level` sets one): a library does not write on its
 //!   host program's stderr uninvited.
 //! - the program's sink: a callback (Rust [`set_log_sink`], C
@@ -109,35 +109,67 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// `WXTOKEN_LOG_FORMAT`'s reading: "json" (any case) is JSON, anything
+    /// else text.
+    pub fn from_env_value(v: &str) -> LogFormat {
+        if v.trim().eq_ignore_ascii_case("json") {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        }
+    }
+}
+
 /// The program's sink.
 pub(crate) enum Program {
     Callback(Box<dyn Fn(&LogRecord) + Send + Sync>),
     Queue,
 }
 
-/// Not read yet: the first record reads `WXTOKEN_LOG`. Atomics, not a
-/// Lazy: a fork while another thread initialises a Lazy leaves it locked.
-const UNREAD: u8 = u8::MAX;
-static STDERR_LEVEL: AtomicU8 = AtomicU8::new(UNREAD);
-static STDERR_JSON: AtomicU8 = AtomicU8::new(0);
-static PROGRAM_LEVEL: AtomicU8 = AtomicU8::new(0);
-static PROGRAM: ArcSwapOption<Program> = ArcSwapOption::const_empty();
+/// A sink as installed: its epoch (1, 2, ... in the order sinks were set)
+/// tells the dispatcher's call of an old callback from one of the current.
+pub(crate) struct Installed {
+    pub(crate) epoch: u64,
+    pub(crate) sink: Program,
+}
 
-fn stderr_level() -> u8 {
-    match STDERR_LEVEL.load(Relaxed) {
+/// The stderr sink: its level in the low bits, [`JSON`] for JSON lines.
+/// Not read yet: the first record reads `WXTOKEN_LOG` and
+/// `WXTOKEN_LOG_FORMAT`. One atomic, not a Lazy (a fork while another
+/// thread initialises a Lazy leaves it locked), so level and format change
+/// together.
+static STDERR: AtomicU8 = AtomicU8::new(UNREAD);
+const UNREAD: u8 = u8::MAX;
+const JSON: u8 = 0x10;
+const LEVEL_BITS: u8 = 0x0f;
+static PROGRAM_LEVEL: AtomicU8 = AtomicU8::new(0);
+static PROGRAM: ArcSwapOption<Installed> = ArcSwapOption::const_empty();
+
+fn stderr_setting() -> u8 {
+    match STDERR.load(Relaxed) {
         UNREAD => {
             let level = std::env::var("WXTOKEN_LOG")
-                .map_or(LogLevel::Off, |v| LogLevel::from_env_value(&v))
-                as u8;
+                .map_or(LogLevel::Off, |v| LogLevel::from_env_value(&v));
+            let format = std::env::var("WXTOKEN_LOG_FORMAT")
+                .map_or(LogFormat::Text, |v| LogFormat::from_env_value(&v));
             // Unless a program set one meanwhile.
-            let _ = STDERR_LEVEL.compare_exchange(UNREAD, level, Relaxed, Relaxed);
-            STDERR_LEVEL.load(Relaxed)
+            let _ = STDERR.compare_exchange(UNREAD, setting(level, format), Relaxed, Relaxed);
+            STDERR.load(Relaxed)
         }
-        level => level,
+        s => s,
     }
 }
 
-fn program() -> Option<Arc<Program>> {
+fn setting(level: LogLevel, format: LogFormat) -> u8 {
+    level as u8 | if format == LogFormat::Json { JSON } else { 0 }
+}
+
+fn stderr_level() -> u8 {
+    stderr_setting() & LEVEL_BITS
+}
+
+fn program() -> Option<Arc<Installed>> {
     PROGRAM.load_full()
 }
 
@@ -167,6 +199,12 @@ pub(crate) fn emit(event: Event, app: &str, build: impl FnOnce(&mut LogRecord) -
     deliver(rec);
 }
 
+/// Delivers records made under a lock (inside a fork section, where the
+/// log thread cannot be started): call once the lock is let go.
+pub(crate) fn deliver_owed() {
+    dispatch::wake_owed();
+}
+
 /// An error's kind and errcode as fields.
 pub(crate) fn error_fields(r: &mut LogRecord, err: &crate::Error) {
     r.set("kind", err.kind().as_str());
@@ -183,30 +221,49 @@ fn deliver(rec: LogRecord) {
     }
     if l <= PROGRAM_LEVEL.load(Relaxed) {
         if let Some(p) = program() {
-            dispatch::push(rec, matches!(*p, Program::Callback(_)));
+            dispatch::push(rec, matches!(p.sink, Program::Callback(_)));
         }
     }
 }
 
 fn write_stderr(rec: &LogRecord) {
-    let mut line = if STDERR_JSON.load(Relaxed) == 1 {
+    let mut line = if stderr_setting() & JSON != 0 {
         rec.to_json().to_string()
     } else {
         rec.to_text()
     };
     line.push('\n');
-    // One write(2), not std's stderr: its lock could be held by a parent
-    // thread at a fork, and eprintln! panics when stderr is a closed
-    // pipe. A short or failed write loses a log line, nothing else.
-    // SAFETY: `line` is a valid buffer of `line.len()` bytes.
-    let _ = unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    // write(2), not std's stderr: its lock could be held by a parent thread
+    // at a fork, and eprintln! panics when stderr is a closed pipe. One
+    // call in practice (a line is short); a short write goes on with the
+    // rest, an interrupted one again; a failed one loses the line.
+    let mut rest = line.as_bytes();
+    while !rest.is_empty() {
+        // SAFETY: `rest` is a valid buffer of `rest.len()` bytes.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        match usize::try_from(n) {
+            Ok(n) if n > 0 => rest = &rest[n.min(rest.len())..],
+            _ if n < 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return,
+        }
+    }
 }
 
 /// Sets the stderr sink: records at `level` and above, in `format`. This
-/// replaces what `WXTOKEN_LOG` said; `LogLevel::Off` silences stderr.
+/// replaces what `WXTOKEN_LOG` and `WXTOKEN_LOG_FORMAT` said;
+/// `LogLevel::Off` silences stderr.
 pub fn set_log_stderr(level: LogLevel, format: LogFormat) {
-    STDERR_JSON.store(u8::from(format == LogFormat::Json), Relaxed);
-    STDERR_LEVEL.store(level as u8, Relaxed);
+    STDERR.store(setting(level, format), Relaxed);
+}
+
+/// The stderr sink's format now (`WXTOKEN_LOG_FORMAT`'s, unless set).
+pub fn log_stderr_format() -> LogFormat {
+    if stderr_setting() & JSON != 0 {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    }
 }
 
 /// The stderr sink's level now (`WXTOKEN_LOG`'s, unless set).
@@ -219,6 +276,11 @@ pub fn log_stderr_level() -> LogLevel {
 /// wxtoken's `wxtoken-log` thread, one record at a time in order, with no
 /// wxtoken lock held: it may block and may call wxtoken (a blocking call
 /// there only delays later records). A panic in it loses that record.
+///
+/// When this returns, the previous callback is not running and will not
+/// be called again (it waits for a call in progress, except on the log
+/// thread itself, inside that call): so the caller must not hold anything
+/// that callback waits for.
 pub fn set_log_sink(level: LogLevel, sink: impl Fn(&LogRecord) + Send + Sync + 'static) {
     install(level, Program::Callback(Box::new(sink)));
 }
@@ -226,15 +288,17 @@ pub fn set_log_sink(level: LogLevel, sink: impl Fn(&LogRecord) + Send + Sync + '
 /// Keeps records at `level` and above in a queue (the newest
 /// 1024) for the program to take with [`drain_log`] on its own thread: for
 /// runtimes that must not be entered from a foreign thread (PHP).
-/// Replaces the program's previous sink; records already queued stay.
+/// Replaces the program's previous sink (waiting for a callback's call in
+/// progress, as [`set_log_sink`]); records already queued stay.
 pub fn set_log_queue(level: LogLevel) {
     install(level, Program::Queue);
 }
 
-/// Removes the program's sink (queued records are dropped).
+/// Removes the program's sink (queued records are dropped). When this
+/// returns, a callback sink is not running and will not be called again.
 pub fn clear_log_sink() {
     PROGRAM_LEVEL.store(0, Relaxed);
-    PROGRAM.store(None);
+    dispatch::replace(None);
     dispatch::clear();
 }
 
@@ -242,7 +306,7 @@ pub fn clear_log_sink() {
 /// in every request, and what the refresher told between two requests must
 /// reach the next one.
 fn install(level: LogLevel, program: Program) {
-    PROGRAM.store(Some(Arc::new(program)));
+    dispatch::replace(Some(program));
     PROGRAM_LEVEL.store(level as u8, Relaxed);
 }
 

@@ -15,18 +15,18 @@ use crate::support::*;
 
 const WRONG: &str = "wrong-Secret-Never-Logged-77";
 
-fn captured() -> &'static Arc<Mutex<Vec<LogRecord>>> {
-    static SEEN: OnceLock<Arc<Mutex<Vec<LogRecord>>>> = OnceLock::new();
+/// Each record with the name of the thread the sink got it on (asserted
+/// by the reader: a panic inside the sink would only lose the record).
+type Seen = Arc<Mutex<Vec<(LogRecord, Option<String>)>>>;
+
+fn captured() -> &'static Seen {
+    static SEEN: OnceLock<Seen> = OnceLock::new();
     SEEN.get_or_init(|| {
-        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen = Seen::default();
         let sink = seen.clone();
         wxtoken::set_log_sink(LogLevel::Debug, move |r| {
-            assert_eq!(
-                std::thread::current().name(),
-                Some("wxtoken-log"),
-                "sinks run on wxtoken's log thread"
-            );
-            sink.lock().unwrap().push(r.clone());
+            let thread = std::thread::current().name().map(str::to_owned);
+            sink.lock().unwrap().push((r.clone(), thread));
         });
         seen
     })
@@ -37,7 +37,18 @@ fn records_of(app: &str) -> Vec<LogRecord> {
     let seen = captured();
     assert!(wxtoken::flush_log(Duration::from_secs(5)), "delivered");
     let all = seen.lock().unwrap();
-    all.iter().filter(|r| r.app == app).cloned().collect()
+    all.iter()
+        .filter(|(r, _)| r.app == app)
+        .map(|(r, thread)| {
+            assert_eq!(
+                thread.as_deref(),
+                Some("wxtoken-log"),
+                "sinks run on wxtoken's log thread: {}",
+                r.event
+            );
+            r.clone()
+        })
+        .collect()
 }
 
 fn events(records: &[LogRecord]) -> Vec<&str> {
@@ -144,6 +155,23 @@ fn a_transient_failure_is_retried_and_told() {
     assert_clean(&recs, &[SECRET, &token]);
 }
 
+/// A transient failure that outlasts the retries: a failed refresh with a
+/// short backoff, not a cool-down in `stats.cooldowns` (credentials, IP and
+/// quota failures are).
+#[test]
+fn a_failed_transient_refresh_is_no_cooldown_in_the_counters() {
+    let id = appid("logoutage");
+    let server = mock_for(&id, 7200, 300);
+    server.set_fault(Fault::Busy, None);
+    let app = configure(&server, &id, |_| {});
+    let err = wxtoken::get(&app).expect_err("the upstream is busy");
+    assert_eq!(err.errcode(), -1, "{err}");
+    server.set_fault(Fault::None, None);
+    let st = wxtoken::status(&app).unwrap();
+    assert_eq!(st["stats"]["refresh_failures"], 1, "{st}");
+    assert_eq!(st["stats"]["cooldowns"], 0, "{st}");
+}
+
 /// `wxtoken --log-format json`: every stderr line is a JSON object with a
 /// timestamp, the events are there, and neither secret nor token is.
 #[test]
@@ -213,4 +241,27 @@ fn the_cli_logs_json_lines() {
         !err.contains(" INFO "),
         "info is below the default level: {err}"
     );
+    // The same failure with JSON logs, chosen by the environment as a
+    // program linking the library would: every line a record, the
+    // command's own verdict included.
+    let out = wxtoken_cli(&server, &id, &["token", "--store", "memory"])
+        .env("WXTOKEN_SECRET", WRONG)
+        .env("WXTOKEN_LOG", "info")
+        .env("WXTOKEN_LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(10));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let event = |e: &str| lines.iter().find(|l| l["event"] == e);
+    let rejected = event("credentials_rejected").unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(rejected["errcode"], 40125);
+    let failed = event("command_failed").unwrap_or_else(|| panic!("{err}"));
+    assert_eq!(failed["level"], "error");
+    assert_eq!(failed["exit_code"], 10);
+    assert_eq!(failed["kind"], "credentials_rejected");
+    assert!(!err.contains(WRONG), "{err}");
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,3 +151,86 @@ def test_a_forked_child_logs_on_its_own(mock: Mock) -> None:
     assert child.exitcode == 0
     assert flushed, "the child's records were delivered"
     assert "token_invalidated" in events and "token_refreshed" in events, events
+
+
+FORK_AT_EXIT = """
+import logging, os, sys, threading, time
+import wxtoken
+
+started = threading.Event()
+
+
+class Slow(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        started.set()
+        time.sleep(1.0)  # the log thread is inside a call when the parent forks
+
+
+logger = logging.getLogger("wxtoken")
+logger.addHandler(Slow())
+logger.setLevel(logging.INFO)
+wxtoken.get_token(wxtoken.configure(sys.argv[1], sys.argv[2], api_base=sys.argv[3], store="memory"))
+assert started.wait(10), "the handler ran"
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # a normal exit: atexit closes the child's log sink
+_, status = os.waitpid(pid, 0)
+print(f"{os.waitstatus_to_exitcode(status)} {time.monotonic() - t0:.3f}")
+"""
+
+
+def test_a_child_forked_during_a_handler_call_exits_at_once(mock: Mock, tmp_path: Path) -> None:
+    """gunicorn --preload: the master's log thread is in a handler at the fork. The
+    child's exit must not wait for that call, which no thread of the child makes (it
+    waited 2 s before). The bound is loose: a child's exit takes milliseconds."""
+    import subprocess
+    import sys
+
+    appid, secret = mock.new_app()
+    script = tmp_path / "fork_at_exit.py"
+    script.write_text(FORK_AT_EXIT)
+    out = subprocess.run(
+        [sys.executable, str(script), appid, secret, mock.url], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    code, seconds = out.stdout.split()
+    assert code == "0", out.stdout
+    assert float(seconds) < 1.5, f"the child took {seconds} s to exit"
+
+
+RECONFIGURED_FIRST = """
+import logging, sys, threading
+import wxtoken
+
+got = threading.Event()
+
+
+class Wait(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "wxtoken_event", None) == "app_reconfigured":
+            got.set()
+
+
+logger = logging.getLogger("wxtoken")
+logger.addHandler(Wait())
+logger.setLevel(logging.INFO)
+# No upstream call: api_base is never asked (no token is requested).
+wxtoken.configure("wxcfgfirst000001", "secret-never-used", api_base="http://127.0.0.1:9", store="memory")
+wxtoken.configure(
+    "wxcfgfirst000001", "secret-never-used", api_base="http://127.0.0.1:9", store="memory", refresh_margin_s=120
+)
+# No flush_log (it would start the log thread): the record must arrive by itself.
+print("delivered" if got.wait(5) else "lost")
+"""
+
+
+def test_a_reconfiguration_is_delivered_when_it_is_the_first_record() -> None:
+    """app_reconfigured is made under the registry's lock, where no thread may start:
+    it must still reach logging in a process that made no record before."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", RECONFIGURED_FIRST], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "delivered", out.stderr

@@ -66,3 +66,56 @@ fn a_non_loopback_address_needs_tls() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("[tls]"), "{err}");
 }
+
+/// `--log-format json`: `serve --check`'s verdict and serve's fatal errors
+/// are records too, so every stderr line parses; text stays plain lines.
+#[test]
+fn with_json_logs_the_check_and_the_failures_are_records() {
+    let dir = TempDir::new("clijson");
+    let good = dir.0.join("good.toml");
+    std::fs::write(&good, app_toml(&dir, "shop", "wx1", "http://127.0.0.1:9")).unwrap();
+    let bad = dir.0.join("bad.toml");
+    std::fs::write(&bad, "listen = \"0.0.0.0:0\"\n").unwrap();
+    let lines = |out: &Output| -> Vec<serde_json::Value> {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.is_empty(), "{out:?}");
+        err.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+            .collect()
+    };
+    let json = ["--log-format", "json", "serve", "--config"];
+
+    let out = wxtoken(&[&json[..], &[good.to_str().unwrap(), "--check"]].concat());
+    assert!(out.status.success(), "{out:?}");
+    let check = lines(&out);
+    let valid = check
+        .iter()
+        .find(|l| l["event"] == "serve_config_valid")
+        .unwrap_or_else(|| panic!("{check:?}"));
+    assert_eq!(
+        (valid["level"].as_str(), valid["apps"].as_u64()),
+        (Some("info"), Some(1))
+    );
+
+    let out = wxtoken(&[&json[..], &[bad.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let failed = lines(&out);
+    let fatal = failed
+        .iter()
+        .find(|l| l["event"] == "serve_failed")
+        .unwrap_or_else(|| panic!("{failed:?}"));
+    assert_eq!(fatal["level"], "error");
+    assert_eq!(fatal["exit_code"], 2);
+    assert!(
+        fatal["message"].as_str().unwrap().contains("[tls]"),
+        "{fatal}"
+    );
+
+    // Text: the plain line, as before.
+    let out = wxtoken(&["serve", "--check", "--config", good.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("wxtoken serve: ") && err.contains("is valid (1 apps"),
+        "{err}"
+    );
+}

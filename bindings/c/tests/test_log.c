@@ -5,10 +5,17 @@
  * wxtoken back; no record holds the secret or a token. Bad levels are
  * refused, a NULL callback removes it, and the queue of
  * wxtoken_set_log_queue drains as JSON lines with the buffer rules.
+ * Replacing or removing the callback while records flow: when the call
+ * returns the old callback is not running and never runs again, so its
+ * userdata can be freed at once (valgrind checks); records made after a
+ * switch to the queue stay in the queue.
  */
 #include "harness.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
 
 #define APP "wxclog0000000001"
 #define SECRET "sec-wxclog0000000001"
@@ -106,6 +113,78 @@ static int holding(const char *needle)
     return n;
 }
 
+
+/* ---- replacing the callback while records flow ---- */
+
+#define ROUNDS 24
+
+struct payload {
+    atomic_int calls;
+    char pad[240]; /* a block of its own, so valgrind sees a late touch */
+};
+
+/* userdata: static (never freed), pointing at a payload freed on retirement. */
+struct slot {
+    struct payload *payload;
+    atomic_int in_call;
+    atomic_int retired;
+};
+
+static struct slot g_slots[ROUNDS];
+static atomic_int g_late;     /* calls of a callback after its replacement returned */
+static atomic_int g_stop_flow;
+
+static void on_flow(int level, const char *event, const char *app, const char *message,
+                    const char *fields_json, void *userdata)
+{
+    (void)level, (void)event, (void)app, (void)message, (void)fields_json;
+    struct slot *s = userdata;
+    atomic_fetch_add(&s->in_call, 1);
+    if (atomic_load(&s->retired)) {
+        atomic_fetch_add(&g_late, 1);
+    } else {
+        atomic_fetch_add(&s->payload->calls, 1);
+        struct timespec t = {0, 200 * 1000}; /* the dispatcher is often inside */
+        nanosleep(&t, NULL);
+        atomic_fetch_add(&s->payload->calls, 0); /* touched again, after the pause */
+    }
+    atomic_fetch_sub(&s->in_call, 1);
+}
+
+/* Configuring with other settings: an app_reconfigured record, no upstream call. */
+static void *flow(void *arg)
+{
+    (void)arg;
+    char extra[64];
+    for (int i = 0; !atomic_load(&g_stop_flow); i++) {
+        snprintf(extra, sizeof extra, "\"refresh_margin_s\":%d", 100 + i % 2);
+        t_configure(APP, SECRET, extra);
+        struct timespec t = {0, 300 * 1000};
+        nanosleep(&t, NULL);
+    }
+    return NULL;
+}
+
+/* Waits (up to 10 s) until slot i's callback has been called. */
+static int called(int i)
+{
+    for (int ms = 0; ms < 10000; ms++) {
+        if (atomic_load(&g_slots[i].payload->calls) > 0) return 1;
+        struct timespec t = {0, 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    return 0;
+}
+
+/* The setter that replaced slot i returned: the old callback must be done. */
+static void retire(int i)
+{
+    CHECK(atomic_load(&g_slots[i].in_call) == 0, "callback %d still running after its replacement", i);
+    atomic_store(&g_slots[i].retired, 1);
+    free(g_slots[i].payload);
+    g_slots[i].payload = NULL;
+}
+
 int main(void)
 {
     g_main = pthread_self();
@@ -185,6 +264,43 @@ int main(void)
           "a secret or token in %s", lines);
     CHECK_STATUS(wxtoken_log_drain(lines, sizeof lines, &len), WXTOKEN_OK);
     CHECK(len == 0 && lines[0] == '\0', "empty after draining: %zu", len);
+
+    t_section("replaced or removed while records flow: the old callback is done at return");
+    pthread_t maker;
+    CHECK(pthread_create(&maker, NULL, flow, NULL) == 0, "thread");
+    int live = -1; /* the slot whose callback is set, -1: none */
+    for (int i = 0; i < ROUNDS; i++) {
+        g_slots[i].payload = calloc(1, sizeof *g_slots[i].payload);
+        CHECK_STATUS(wxtoken_set_log_callback(WXTOKEN_LOG_DEBUG, on_flow, &g_slots[i]), WXTOKEN_OK);
+        if (live >= 0) retire(live);
+        live = i;
+        CHECK(called(i), "callback %d never called", i);
+        if (i % 4 == 3) { /* removed instead of replaced */
+            CHECK_STATUS(wxtoken_set_log_callback(WXTOKEN_LOG_DEBUG, NULL, NULL), WXTOKEN_OK);
+            retire(i);
+            live = -1;
+        }
+    }
+    /* And replaced by the queue: records made after it returns are the queue's. */
+    CHECK_STATUS(wxtoken_set_log_queue(WXTOKEN_LOG_INFO), WXTOKEN_OK);
+    if (live >= 0) retire(live);
+    atomic_store(&g_stop_flow, 1);
+    pthread_join(maker, NULL);
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK(atomic_load(&g_late) == 0, "%d calls of a callback after its replacement returned",
+          atomic_load(&g_late));
+    CHECK_STATUS(wxtoken_log_drain(lines, sizeof lines, &len), WXTOKEN_OK);
+    while (len > 0) { /* what the maker queued: gone */
+        CHECK_STATUS(wxtoken_log_drain(lines, sizeof lines, &len), WXTOKEN_OK);
+    }
+    CHECK_STATUS(t_configure(APP, SECRET, "\"refresh_margin_s\":150"), WXTOKEN_OK);
+    /* Past the dispatcher's 500 ms poll: it must leave the record queued. */
+    struct timespec poll = {0, 700 * 1000 * 1000};
+    nanosleep(&poll, NULL);
+    CHECK_STATUS(wxtoken_log_drain(lines, sizeof lines, &len), WXTOKEN_OK);
+    CHECK(strstr(lines, "\"event\":\"app_reconfigured\"") != NULL,
+          "the record made after the switch to the queue: '%s'", lines);
     CHECK_STATUS(wxtoken_set_log_queue(WXTOKEN_LOG_OFF), WXTOKEN_OK);
     return t_finish();
 }

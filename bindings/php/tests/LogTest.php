@@ -89,8 +89,8 @@ final class LogTest extends TestCase
             $token = $this->wx->get($name);
             $this->wx->status($name);
             // Another app: this one's valid token in the shared store would be served.
-        [$otherAppid] = Mock::next();
-        $wrong = $this->wx->configure($otherAppid, self::WRONG, Mock::options());
+            [$otherAppid] = Mock::next();
+            $wrong = $this->wx->configure($otherAppid, self::WRONG, Mock::options());
             try {
                 $this->wx->get($wrong);
                 $this->fail('a wrong secret was accepted');

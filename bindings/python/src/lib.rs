@@ -14,7 +14,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
@@ -433,9 +433,10 @@ fn jssdk_config<'py>(
 }
 
 /// Set while the interpreter may no longer be entered (atexit ran
-/// `_set_log_sink(None)`); counts sink calls that may be entering it.
+/// `_set_log_sink(None)`). No counter of calls in progress here: the core's
+/// clear waits for one, per fork generation, so a child never waits for its
+/// parent's log thread.
 static LOG_CLOSED: AtomicBool = AtomicBool::new(true);
-static LOG_IN_CALL: AtomicUsize = AtomicUsize::new(0);
 
 /// `logging`'s number for a core level.
 fn logging_level(level: wxtoken::LogLevel) -> u32 {
@@ -449,60 +450,58 @@ fn logging_level(level: wxtoken::LogLevel) -> u32 {
 
 /// Sends the core's records to `emit(levelno, event, app, message, fields,
 /// ts_ms)` (wxtoken/_log.py), called on the core's log thread with the
-/// interpreter attached there, never on a refresh thread; None stops it and
-/// waits (detached) for a call in progress, so that nothing enters the
-/// interpreter once it shuts down. Every level is taken: `emit` asks the
-/// `wxtoken` logger before it builds anything.
+/// interpreter attached there, never on a refresh thread; None stops it.
+/// Both return (detached, so a handler in progress can finish) once the
+/// previous sink is not running and never will again: after None nothing
+/// enters the interpreter from wxtoken's log thread, so it may shut down.
+/// Every level is taken: `emit` asks the `wxtoken` logger before it
+/// builds anything.
 #[pyfunction]
 #[pyo3(signature = (emit, enabled = None))]
 fn _set_log_sink(py: Python<'_>, emit: Option<Py<PyAny>>, enabled: Option<Py<PyAny>>) {
     let Some(emit) = emit else {
         LOG_CLOSED.store(true, Ordering::SeqCst);
-        py.detach(|| {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-            while LOG_IN_CALL.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            wxtoken::clear_log_sink();
-        });
+        py.detach(wxtoken::clear_log_sink);
         return;
     };
     LOG_CLOSED.store(false, Ordering::SeqCst);
-    wxtoken::set_log_sink(wxtoken::LogLevel::Debug, move |rec| {
-        LOG_IN_CALL.fetch_add(1, Ordering::SeqCst);
-        if !LOG_CLOSED.load(Ordering::SeqCst) {
-            // try_attach: never initialise or enter an interpreter that is gone.
-            Python::try_attach(|py| {
-                let levelno = logging_level(rec.level);
-                if let Some(enabled) = &enabled {
-                    match enabled
-                        .bind(py)
-                        .call1((levelno,))
-                        .and_then(|v| v.is_truthy())
-                    {
-                        Ok(true) => {}
-                        Ok(false) => return,
-                        Err(e) => return e.write_unraisable(py, None),
-                    }
-                }
-                let fields = to_python(py, &Value::Object(rec.fields.clone()));
-                let args = fields.map(|f| {
-                    (
-                        levelno,
-                        rec.event,
-                        rec.app.as_str(),
-                        rec.message.as_str(),
-                        f,
-                        rec.at_ms,
-                    )
-                });
-                if let Err(e) = args.and_then(|a| emit.bind(py).call1(a)) {
-                    e.write_unraisable(py, None);
-                }
-            });
+    let sink = move |rec: &wxtoken::LogRecord| {
+        if LOG_CLOSED.load(Ordering::SeqCst) {
+            return;
         }
-        LOG_IN_CALL.fetch_sub(1, Ordering::SeqCst);
-    });
+        // try_attach: never initialise or enter an interpreter that is gone.
+        Python::try_attach(|py| {
+            let levelno = logging_level(rec.level);
+            if let Some(enabled) = &enabled {
+                match enabled
+                    .bind(py)
+                    .call1((levelno,))
+                    .and_then(|v| v.is_truthy())
+                {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => return e.write_unraisable(py, None),
+                }
+            }
+            let fields = to_python(py, &Value::Object(rec.fields.clone()));
+            let args = fields.map(|f| {
+                (
+                    levelno,
+                    rec.event,
+                    rec.app.as_str(),
+                    rec.message.as_str(),
+                    f,
+                    rec.at_ms,
+                )
+            });
+            if let Err(e) = args.and_then(|a| emit.bind(py).call1(a)) {
+                e.write_unraisable(py, None);
+            }
+        });
+    };
+    // Detached: the core waits for the old sink's call, which may be
+    // waiting for this thread's GIL.
+    py.detach(move || wxtoken::set_log_sink(wxtoken::LogLevel::Debug, sink));
 }
 
 /// Waits (with the interpreter released, so the log thread can deliver)

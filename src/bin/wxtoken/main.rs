@@ -82,18 +82,26 @@ fn set_up_logging(cli: &Cli) {
             Err(_) if serving => wxtoken::LogLevel::Info,
             Err(_) => wxtoken::LogLevel::Warn,
         });
-    let format =
-        cli.log_format
-            .unwrap_or_else(|| match std::env::var("WXTOKEN_LOG_FORMAT").as_deref() {
-                Ok("json") => wxtoken::LogFormat::Json,
-                _ => wxtoken::LogFormat::Text,
-            });
+    // The library's reading of WXTOKEN_LOG_FORMAT, unless the flag says.
+    let format = cli.log_format.unwrap_or_else(wxtoken::log_stderr_format);
     wxtoken::set_log_stderr(level, format);
 }
 
 /// A record of the command itself (serve's lifecycle), in the library's format.
 pub(crate) fn say(level: wxtoken::LogLevel, event: &'static str, message: impl Into<String>) {
     wxtoken::emit_log(wxtoken::LogRecord::new(level, event, "", message));
+}
+
+/// The command's own outcome on stderr (a failure, `serve --check`): with
+/// `--log-format json` a record, so every line parses, unless its level is
+/// off there; else the plain line `{who}: {message}`, which must not be lost.
+pub(crate) fn tell(who: &str, rec: wxtoken::LogRecord) {
+    let json = wxtoken::log_stderr_format() == wxtoken::LogFormat::Json;
+    if json && rec.level <= wxtoken::log_stderr_level() {
+        wxtoken::emit_log(rec);
+    } else {
+        eprintln!("{who}: {}", rec.message);
+    }
 }
 
 #[derive(Subcommand)]
@@ -232,7 +240,10 @@ fn main() -> ExitCode {
             return match serve::run(&args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(serve::Fatal(code, msg)) => {
-                    eprintln!("wxtoken serve: {msg}");
+                    let rec =
+                        wxtoken::LogRecord::new(wxtoken::LogLevel::Error, "serve_failed", "", msg)
+                            .with("exit_code", code);
+                    tell("wxtoken serve", rec);
                     ExitCode::from(code)
                 }
             }
@@ -377,8 +388,17 @@ fn report(outcome: Result<String, Error>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("wxtoken: {err} [{}]", err.kind().as_str());
-            ExitCode::from(exit_code(err.kind()))
+            let code = exit_code(err.kind());
+            let rec = wxtoken::LogRecord::new(
+                wxtoken::LogLevel::Error,
+                "command_failed",
+                "",
+                format!("{err} [{}]", err.kind().as_str()),
+            )
+            .with("kind", err.kind().as_str())
+            .with("exit_code", code);
+            tell("wxtoken", rec);
+            ExitCode::from(code)
         }
     }
 }

@@ -53,12 +53,16 @@ pub fn run(args: &ServeArgs) -> Result<(), Fatal> {
     let cfg = config::load(&args.config).map_err(|m| Fatal(2, m))?;
     configure_apps(&cfg)?;
     if args.check {
-        eprintln!(
-            "wxtoken serve: {} is valid ({} apps, {} clients)",
+        let msg = format!(
+            "{} is valid ({} apps, {} clients)",
             args.config.display(),
             cfg.apps.len(),
             cfg.clients.len()
         );
+        let rec = wxtoken::LogRecord::new(wxtoken::LogLevel::Info, "serve_config_valid", "", msg)
+            .with("apps", cfg.apps.len())
+            .with("clients", cfg.clients.len());
+        crate::tell("wxtoken serve", rec);
         return Ok(());
     }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
