@@ -125,15 +125,15 @@ impl FreshWord {
         };
         let due = refresh_at_ms.saturating_sub(MARK_AHEAD_MS);
         // Armed only if the marker will look again before `due` and is
-        // keeping its schedule (read under this lock: a marker whose scan
-        // reaches this word after we let go stored its wake-up before, and
-        // its SeqCst load of the word sees ours).
+        // keeping its schedule (read under this lock: a marker whose visit
+        // takes the lock after us stored its wake-up before and sees our
+        // word; one that took it before stored a wake-up we see here).
         let wake = NEXT_WAKE.load(Ordering::SeqCst);
         let now = now_ms();
         let armed = now < due && wake <= due && now <= wake.saturating_add(MARK_AHEAD_MS);
         st.due_ms = due;
         self.word
-            .store(epoch << 1 | u64::from(armed), Ordering::SeqCst);
+            .store(epoch << 1 | u64::from(armed), Ordering::Release);
     }
 
     /// The refresher saw the token of epoch `epoch` reach its refresh point:
@@ -167,11 +167,10 @@ impl FreshWord {
     /// marker ran, or while it was late). Returns the due time of a word
     /// left fresh.
     fn mark(&self, now: u64, wake: u64) -> Option<u64> {
-        // SeqCst, as the publisher's store and NEXT_WAKE: a word published
-        // after the marker stored its wake-up is seen here, not skipped.
-        if self.word.load(Ordering::SeqCst) == 0 {
-            return None; // no token (a name never read): no lock taken
-        }
+        // Always under the lock, no unlocked look first: the lock is what
+        // orders this visit after the marker's NEXT_WAKE store against a
+        // publisher's read of it (an unlocked load, SeqCst or not, may miss
+        // a word whose publisher read the previous wake-up).
         let st = self.state.lock();
         let w = self.word.load(Ordering::Relaxed);
         if w == 0 {
