@@ -14,7 +14,9 @@
 //! slow path, which reads the clock and decides exactly as before. The bound
 //! only widens if the marker wakes more than `MARK_AHEAD_MS` late (a machine
 //! overloaded for a second): publishers then stop arming words until it runs
-//! again, and the words already armed are cleared when it does.
+//! again, and the words already armed are cleared when it does, or when the
+//! refresher's tick reaches the refresh point (`TokenCell::tick`), whichever
+//! comes first (docs/design.md, "The fresh read").
 //!
 //! Readers trust words only while the marker runs in this process image
 //! (`ARMED`): before it starts, after a fork (the child has no marker until
