@@ -339,10 +339,17 @@ impl TokenCell {
         // Never used: nothing to keep fresh, and no store read either (a
         // process with many configured apps would read every one's record
         // twice a second). The first get adopts from the store itself.
-        self.current.load().as_ref()?;
+        let held = self.current.load_full()?;
+        if now >= held.refresh_at_ms {
+            // Before the store read (which may hang): a marker woken late
+            // has not cleared FRESH yet; this bounds the fresh read too.
+            self.expire_fresh(&held);
+        }
+        drop(held);
         let _ = self.adopt_from_store();
         let c = self.current.load_full()?;
         if now >= c.refresh_at_ms {
+            self.expire_fresh(&c);
             self.start_flight(Reason::Expiring);
             return None;
         }
@@ -356,6 +363,13 @@ impl TokenCell {
             self.stats.verification_started();
         }
         Some(c.refresh_at_ms)
+    }
+
+    /// Clears the fresh word's FRESH if it still names `c`.
+    fn expire_fresh(&self, c: &Cached) {
+        if let Some(word) = self.fresh {
+            word.expire(self.id, c.epoch);
+        }
     }
 
     pub(crate) fn status(&self) -> Value {
@@ -438,6 +452,10 @@ impl TokenCell {
             epoch: fresh::next_epoch(),
         });
         let mut adopted = false;
+        // No fork between the swap and the publish: a child would inherit a
+        // word naming the token just replaced, and the forking thread's
+        // copy of it.
+        let _section = fork::section();
         self.current.rcu(|cur| match cur {
             Some(c) if !fresh.rec.is_newer_than(&c.rec) => {
                 adopted = false;
@@ -454,12 +472,33 @@ impl TokenCell {
         adopted
     }
 
+    /// Gives the token a new epoch and republishes it: a forked child's
+    /// marker does so before it arms, so that no copy inherited from the
+    /// parent (keyed by the old epoch) is ever served again.
+    pub(crate) fn renew_epoch(&self) {
+        let _section = fork::section();
+        self.current.rcu(|cur| {
+            cur.as_ref().map(|c| {
+                Arc::new(Cached {
+                    rec: c.rec.clone(),
+                    refresh_at_ms: c.refresh_at_ms,
+                    epoch: fresh::next_epoch(),
+                })
+            })
+        });
+        self.publish();
+    }
+
     /// Tells the app name's fresh word what this cell holds now (after
-    /// every change: the last to publish writes the latest token).
+    /// every change of `current`, inside the same fork section). The token
+    /// is loaded under the word's lock: the last to publish writes the
+    /// token current then.
     pub(crate) fn publish(&self) {
         if let Some(word) = self.fresh {
-            let held = self.current.load();
-            word.publish(self.id, held.as_deref().map(|c| (c.epoch, c.refresh_at_ms)));
+            word.publish(self.id, || {
+                let held = self.current.load();
+                held.as_deref().map(|c| (c.epoch, c.refresh_at_ms))
+            });
         }
     }
 
@@ -797,5 +836,82 @@ impl TokenCell {
             Some(c) if now_ms() < c.refresh_at_ms => Some(&c.rec.token),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::config::StoreSpec;
+
+    fn cell() -> (Arc<TokenCell>, &'static FreshWord) {
+        let mut cfg = Config::new("wxcelltest", "cell-secret");
+        cfg.store = StoreSpec::Memory;
+        // Nothing listens there: a refresh the tick starts fails at once.
+        cfg.api_base = "http://127.0.0.1:9".into();
+        let store = crate::store::open(&cfg).unwrap();
+        let word: &'static FreshWord = Box::leak(Box::new(FreshWord::new()));
+        let cell = TokenCell::new(cfg, store, Arc::default(), word);
+        word.hand_over(cell.id);
+        (cell, word)
+    }
+
+    fn record(generation: u64) -> Record {
+        let now = now_ms();
+        Record {
+            token: format!("token-{generation}").into(),
+            expires_at_ms: now + 7_200_000,
+            fetched_at_ms: now,
+            generation,
+            fence: 0,
+        }
+    }
+
+    fn current_epoch(cell: &TokenCell) -> u64 {
+        cell.current.load().as_ref().map_or(0, |c| c.epoch)
+    }
+
+    /// Adopters race (one loads X, another installs and publishes Y, the
+    /// first publishes last): the word must still name the current token,
+    /// or Python and PHP keep Y's string under X's epoch.
+    #[test]
+    fn racing_adopters_leave_the_word_naming_the_current_token() {
+        let (cell, word) = cell();
+        let next = std::sync::atomic::AtomicU64::new(1);
+        for _round in 0..300 {
+            let barrier = std::sync::Barrier::new(4);
+            thread::scope(|s| {
+                for t in 0..4 {
+                    let (cell, next, barrier) = (&cell, &next, &barrier);
+                    s.spawn(move || {
+                        barrier.wait();
+                        if t == 3 {
+                            cell.renew_epoch();
+                        } else {
+                            let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            cell.adopt(record(g));
+                        }
+                    });
+                }
+            });
+            assert_eq!(word.peek().0, current_epoch(&cell));
+        }
+    }
+
+    /// A marker woken late has not cleared FRESH at the refresh point: the
+    /// refresher's tick there does.
+    #[test]
+    fn the_tick_at_the_refresh_point_clears_fresh() {
+        let (cell, word) = cell();
+        assert!(cell.adopt(record(1)));
+        word.mark_now(); // armed, as the marker's pass leaves it
+        let epoch = current_epoch(&cell);
+        assert_eq!(word.peek(), (epoch, true));
+        let refresh_at = cell.current.load().as_ref().unwrap().refresh_at_ms;
+        cell.tick(refresh_at - 1);
+        assert_eq!(word.peek(), (epoch, true), "not yet due: left fresh");
+        cell.tick(refresh_at);
+        assert_eq!(word.peek(), (epoch, false));
     }
 }

@@ -42,7 +42,7 @@
 //! | `store/redis/link.rs` | the connection and its state | per generation (`Slot`): a child makes a new slot, with new mutexes, so a parent's held one is never its (held across network I/O, so not gated) |
 //! | `upstream/agent.rs` | the HTTP agent | an `ArcSwapOption` tagged with the generation; built outside any lock |
 //! | `fresh.rs` | a fresh word's owner and due time | [`Mutex`] (gate); readers only load the word; `ARMED` is cleared in the child handler |
-//! | `fresh.rs` | the per-thread token copies | a thread-local: no lock; a child keeps the forking thread's, valid for the same words |
+//! | `fresh.rs` | the per-thread token copies | a thread-local: no lock; a child keeps the forking thread's, which match no word again (the child's marker renews every epoch before arming) |
 //! | `refresher.rs` | `RUNNING_IN` | an atomic claim (compare-exchange) instead of a lock around the spawn |
 //! | `log/mod.rs` | levels and stderr format, the program's sink | atomics and an `ArcSwapOption` (no Lazy); stderr lines go out by write(2), not through std's stderr lock |
 //! | `log/dispatch.rs` | the record queue, the dispatcher's handle, the sink setters | [`Mutex`] (gate), held to push or pop, or for a setter's two stores; the queue is per generation; the `wxtoken-log` thread is an atomic claim per generation, spawned outside any section, and calls the program's sink with no lock held; a setter waits for its call (an atomic tagged with the generation, so a child never waits for the parent's thread) outside any section |

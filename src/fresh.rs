@@ -14,7 +14,9 @@
 //! slow path, which reads the clock and decides exactly as before. The bound
 //! only widens if the marker wakes more than `MARK_AHEAD_MS` late (a machine
 //! overloaded for a second): publishers then stop arming words until it runs
-//! again, and the words already armed are cleared when it does.
+//! again, and the words already armed are cleared when it does, or when the
+//! refresher's tick reaches the refresh point (`TokenCell::tick`), whichever
+//! comes first (docs/design.md, "The fresh read").
 //!
 //! Readers trust words only while the marker runs in this process image
 //! (`ARMED`): before it starts, after a fork (the child has no marker until
@@ -24,7 +26,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::clock::now_ms;
+use crate::clock::{now_ms, precise_now_ms};
 use crate::fork;
 
 const FRESH: u64 = 1;
@@ -34,6 +36,10 @@ pub(crate) const MARK_AHEAD_MS: u64 = 1000;
 
 /// The marker's longest sleep: new apps' words are looked at this often.
 const MARKER_POLL_MS: u64 = 500;
+
+// A word published just after a scan is looked at within one poll: that must
+// come before it is due, or publishers would never arm a word.
+const _: () = assert!(MARKER_POLL_MS < MARK_AHEAD_MS);
 
 /// The marker runs in this process image and keeps its wake-ups.
 static ARMED: AtomicBool = AtomicBool::new(false);
@@ -105,23 +111,25 @@ impl FreshWord {
         self.word.store(0, Ordering::Release);
     }
 
-    /// The cell `cell` now holds `token` (epoch, refresh point), or none.
-    /// Called after every change of the cell's token, with what it holds
-    /// then: the last publisher always writes the latest token.
-    pub(crate) fn publish(&self, cell: u64, token: Option<(u64, u64)>) {
+    /// The cell `cell` changed its token: publishes what `held` gives (epoch,
+    /// refresh point, or none), read under this lock, so that of two racing
+    /// publishers the last writes the token current then, never an older
+    /// one it loaded before the other's change.
+    pub(crate) fn publish(&self, cell: u64, held: impl FnOnce() -> Option<(u64, u64)>) {
         let mut st = self.state.lock();
         if st.cell != cell {
             return; // a replaced cell's late refresh: not this name's token
         }
-        let Some((epoch, refresh_at_ms)) = token else {
+        let Some((epoch, refresh_at_ms)) = held() else {
             st.due_ms = 0;
             self.word.store(0, Ordering::Release);
             return;
         };
         let due = refresh_at_ms.saturating_sub(MARK_AHEAD_MS);
         // Armed only if the marker will look again before `due` and is
-        // keeping its schedule (read under this lock: a marker that scans
-        // this word after we let go has published its wake-up before).
+        // keeping its schedule (read under this lock: a marker whose visit
+        // takes the lock after us stored its wake-up before and sees our
+        // word; one that took it before stored a wake-up we see here).
         let wake = NEXT_WAKE.load(Ordering::SeqCst);
         let now = now_ms();
         let armed = now < due && wake <= due && now <= wake.saturating_add(MARK_AHEAD_MS);
@@ -130,14 +138,41 @@ impl FreshWord {
             .store(epoch << 1 | u64::from(armed), Ordering::Release);
     }
 
+    /// The refresher saw the token of epoch `epoch` reach its refresh point:
+    /// clears FRESH should the marker not have (a marker woken over
+    /// `MARK_AHEAD_MS` late), so the refresher bounds a late marker.
+    pub(crate) fn expire(&self, cell: u64, epoch: u64) {
+        let st = self.state.lock();
+        let w = self.word.load(Ordering::Relaxed);
+        if st.cell == cell && w & FRESH != 0 && epoch_of(w) == epoch {
+            self.word.store(w & !FRESH, Ordering::Release);
+        }
+    }
+
+    /// This word's epoch as written (armed or not) and whether FRESH is
+    /// set, for tests.
+    #[cfg(test)]
+    pub(crate) fn peek(&self) -> (u64, bool) {
+        let w = self.word.load(Ordering::Acquire);
+        (epoch_of(w), w & FRESH != 0)
+    }
+
+    /// As the marker's pass would leave the word (for tests, with no marker).
+    #[cfg(test)]
+    pub(crate) fn mark_now(&self) {
+        let now = precise_now_ms();
+        self.mark(now, now + MARKER_POLL_MS);
+    }
+
     /// The marker's visit (it wakes by `wake` again): clears FRESH once
     /// due, arms a word its publisher could not (published before the
     /// marker ran, or while it was late). Returns the due time of a word
     /// left fresh.
     fn mark(&self, now: u64, wake: u64) -> Option<u64> {
-        if self.word.load(Ordering::Relaxed) == 0 {
-            return None; // no token (a name never read): no lock taken
-        }
+        // Always under the lock, no unlocked look first: the lock is what
+        // orders this visit after the marker's NEXT_WAKE store against a
+        // publisher's read of it (an unlocked load, SeqCst or not, may miss
+        // a word whose publisher read the previous wake-up).
         let st = self.state.lock();
         let w = self.word.load(Ordering::Relaxed);
         if w == 0 {
@@ -170,9 +205,12 @@ pub(crate) fn disarm() {
 /// Visits every app name's fresh word (the registry's).
 pub(crate) type Words = fn(&mut dyn FnMut(&FreshWord));
 
+/// Gives every app's token a new epoch and republishes it (the registry's).
+pub(crate) type Renew = fn();
+
 /// The marker thread's body: runs until the process image changes (in a
 /// forked child it does not exist; the child starts its own).
-pub(crate) fn run_marker(words: Words) {
+pub(crate) fn run_marker(words: Words, renew: Renew) {
     /// Should the loop ever end here (a panic), readers go back to the clock.
     struct Disarm;
     impl Drop for Disarm {
@@ -182,8 +220,16 @@ pub(crate) fn run_marker(words: Words) {
     }
     let generation = fork::generation();
     let _disarm = Disarm;
+    // Before arming: a forked child inherited the forking thread's token
+    // copies (and a binding's, keyed by epoch) and words the parent may
+    // have published for a token it no longer held when it forked. New
+    // epochs make sure no inherited copy matches a word again.
+    renew();
     while fork::generation() == generation {
-        let now = now_ms();
+        // The precise clock, as the sleep's: by the coarse one the marker
+        // would wake at a due time, find it not yet due and spin until the
+        // coarse clock ticks.
+        let now = precise_now_ms();
         let wake = now + MARKER_POLL_MS;
         NEXT_WAKE.store(wake, Ordering::SeqCst);
         let mut next = wake;

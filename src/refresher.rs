@@ -51,7 +51,7 @@ pub(crate) fn ensure_running() {
     // start, readers keep reading the clock (fresh.rs).
     if let Err(e) = thread::Builder::new()
         .name("wxtoken-marker".into())
-        .spawn(|| fresh::run_marker(registry::fresh_words))
+        .spawn(|| fresh::run_marker(registry::fresh_words, registry::renew_epochs))
     {
         log::emit(Event::ThreadStartFailed, "", |r| {
             r.set("thread", "wxtoken-marker");

@@ -468,6 +468,16 @@ pub(crate) fn fresh_words(visit: &mut dyn FnMut(&FreshWord)) {
     }
 }
 
+/// New epochs for every app's token, republished (the marker's first act
+/// in a process image, see `fresh::run_marker`).
+pub(crate) fn renew_epochs() {
+    for e in table().into_iter().flat_map(Table::entries) {
+        if let Some(cell) = e.cell.load_full() {
+            cell.renew_epoch();
+        }
+    }
+}
+
 pub(crate) fn cells() -> Vec<Arc<TokenCell>> {
     table()
         .into_iter()

@@ -68,11 +68,17 @@ final class TokenTest extends TestCase
         [$app, $appid] = $this->app();
         $token = $this->wx->get($app);
         usleep(600_000);
+        // The epoch the kept string is checked against: armed by now, else get() would
+        // never keep a string and this test would not exercise the kept path.
+        $ffi = (new \ReflectionProperty(WxToken::class, 'ffi'))->getValue($this->wx);
+        $epoch = $ffi->wxtoken_fresh_epoch($app);
+        $this->assertNotSame(0, $epoch, 'the fresh word is armed');
         $this->assertSame($token, $this->wx->get($app));
         $this->assertSame($token, $this->wx->get($app));
         $other = new WxToken();
         $fresh = $other->invalidate($app, $token);
         $this->assertNotSame($token, $fresh);
+        $this->assertNotSame($epoch, $ffi->wxtoken_fresh_epoch($app), 'a new token, a new epoch');
         $this->assertSame($fresh, $this->wx->get($app), 'the new token at once, not the kept one');
         $this->assertSame($fresh, $this->wx->get($app));
         $this->assertSame(2, Mock::fetches($appid));
