@@ -43,7 +43,7 @@
 //! | `upstream/agent.rs` | the HTTP agent | an `ArcSwapOption` tagged with the generation; built outside any lock |
 //! | `fresh.rs` | a fresh word's owner and due time | [`Mutex`] (gate); readers only load the word; `ARMED` is cleared in the child handler |
 //! | `fresh.rs` | the per-thread token copies | a thread-local: no lock; a child keeps the forking thread's, which match no word again (the child's marker renews every epoch before arming) |
-//! | `refresher.rs` | `RUNNING_IN` | an atomic claim (compare-exchange) instead of a lock around the spawn |
+//! | `refresher.rs`, `log/dispatch.rs` | the refresher and log threads, once per image | [`ThreadPerImage`]: an atomic claim (compare-exchange) per generation instead of a lock around the spawn |
 //! | `log/mod.rs` | levels and stderr format, the program's sink | atomics and an `ArcSwapOption` (no Lazy); stderr lines go out by write(2), not through std's stderr lock |
 //! | `log/dispatch.rs` | the record queue, the dispatcher's handle, the sink setters | [`Mutex`] (gate), held to push or pop, or for a setter's two stores; the queue is per generation; the `wxtoken-log` thread is an atomic claim per generation, spawned outside any section, and calls the program's sink with no lock held; a setter waits for its call (an atomic tagged with the generation, so a child never waits for the parent's thread) outside any section |
 //! | `clock.rs` | `START` (fallback only) | never used on Linux (the coarse clocks exist); noted, not gated |
@@ -161,6 +161,51 @@ extern "C" fn child() {
 pub(crate) fn generation() -> u64 {
     register();
     GENERATION.load(Ordering::SeqCst)
+}
+
+/// A background thread that runs once per process image (the original
+/// process, then each forked child, which has none of its parent's
+/// threads). Claimed with an atomic, never a lock: no lock may be held
+/// across a thread spawn (a fork then would leave it held in the child).
+pub(crate) struct ThreadPerImage {
+    /// 1 + the generation whose thread runs or is starting (0: none yet).
+    running_in: AtomicU64,
+}
+
+impl ThreadPerImage {
+    pub(crate) const fn new() -> ThreadPerImage {
+        ThreadPerImage {
+            running_in: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts the thread `name` running `f` unless this image has it (or
+    /// another thread is starting it): Ok(true) if it started now. A failed
+    /// spawn gives the claim back, so that a later call tries again.
+    pub(crate) fn start(&self, name: &str, f: fn()) -> std::io::Result<bool> {
+        let want = generation() + 1;
+        let seen = self.running_in.load(Ordering::Acquire);
+        if seen == want
+            || self
+                .running_in
+                .compare_exchange(seen, want, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return Ok(false);
+        }
+        match std::thread::Builder::new().name(name.into()).spawn(f) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let _ = self.running_in.compare_exchange(
+                    want,
+                    seen,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Whether this thread is inside a section now (no thread spawn there).

@@ -3,7 +3,6 @@
 //! started on first use (never at load) and again in a forked child, which
 //! inherits no threads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -19,32 +18,19 @@ use crate::registry;
 pub(crate) const POLL_MS: u64 = 500;
 const MIN_SLEEP_MS: u64 = 10;
 
-/// 1 + the fork generation whose refresher thread runs (0: none yet). An
-/// atomic claim, not a lock: no lock may be held across a thread spawn
-/// (a fork then would leave it held in the child).
-static RUNNING_IN: AtomicU64 = AtomicU64::new(0);
+static REFRESHER: fork::ThreadPerImage = fork::ThreadPerImage::new();
 
 pub(crate) fn ensure_running() {
-    let want = fork::generation() + 1;
-    let seen = RUNNING_IN.load(Ordering::Acquire);
-    if seen == want
-        || RUNNING_IN
-            .compare_exchange(seen, want, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-    {
-        return; // running, or another thread is starting it
-    }
-    if let Err(e) = thread::Builder::new()
-        .name("wxtoken-refresher".into())
-        .spawn(run)
-    {
-        // Give the claim back, so that a later call tries again.
-        let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
-        log::emit(Event::ThreadStartFailed, "", |r| {
-            r.set("thread", "wxtoken-refresher");
-            format!("cannot start the refresher thread: {}", e.kind())
-        });
-        return;
+    match REFRESHER.start("wxtoken-refresher", run) {
+        Ok(true) => {}
+        Ok(false) => return, // running, or another thread is starting it
+        Err(e) => {
+            log::emit(Event::ThreadStartFailed, "", |r| {
+                r.set("thread", "wxtoken-refresher");
+                format!("cannot start the refresher thread: {}", e.kind())
+            });
+            return;
+        }
     }
     // Its own thread, doing no I/O: a refresher waiting on a store (a Redis
     // that hangs) must not delay a fresh word's marking. If it cannot

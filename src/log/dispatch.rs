@@ -46,9 +46,7 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
 
 /// The dispatcher of a generation, to wake it.
 static DISPATCHER: Mutex<Option<(u64, Thread)>> = Mutex::new(None);
-/// 1 + the generation whose dispatcher runs (0: none): an atomic claim,
-/// no lock across the spawn.
-static RUNNING_IN: AtomicU64 = AtomicU64::new(0);
+static DISPATCHER_THREAD: fork::ThreadPerImage = fork::ThreadPerImage::new();
 
 fn with_queue<R>(f: impl FnOnce(&mut Queue) -> R) -> R {
     let generation = fork::generation();
@@ -232,23 +230,8 @@ pub(crate) fn wake_owed() {
 }
 
 fn ensure_running() {
-    let want = fork::generation() + 1;
-    let seen = RUNNING_IN.load(Ordering::Acquire);
-    if seen == want
-        || RUNNING_IN
-            .compare_exchange(seen, want, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-    {
-        return;
-    }
-    if thread::Builder::new()
-        .name("wxtoken-log".into())
-        .spawn(run)
-        .is_err()
-    {
-        // Records stay queued (bounded); a later record tries again.
-        let _ = RUNNING_IN.compare_exchange(want, seen, Ordering::AcqRel, Ordering::Acquire);
-    }
+    // A failed start: records stay queued (bounded); a later record tries again.
+    let _ = DISPATCHER_THREAD.start("wxtoken-log", run);
 }
 
 /// The dispatcher: while the sink is a callback, takes one record at a
