@@ -41,6 +41,8 @@ wxtoken_status wxtoken_get(const char *app, char *buf, size_t cap, size_t *len);
 
 uint64_t wxtoken_fresh_epoch(const char *app);
 
+const uint64_t *wxtoken_fresh_word(const char *app);
+
 wxtoken_status wxtoken_invalidate(const char *app,
                                   const char *bad_token,
                                   char *buf,

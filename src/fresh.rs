@@ -18,13 +18,17 @@
 //! refresher's tick reaches the refresh point (`TokenCell::tick`), whichever
 //! comes first (docs/design.md, "The fresh read").
 //!
-//! Readers trust words only while the marker runs in this process image
-//! (`ARMED`): before it starts, after a fork (the child has no marker until
-//! it starts one), or if it cannot be started, they read the clock as before.
+//! A word is FRESH only while a marker runs in this process image: before
+//! one starts nothing arms a word, and the atfork child handler (the child
+//! has no marker until it starts one) and a dying marker clear every word.
+//! So a word read alone is enough, and a binding that reads memory cheaper
+//! than it calls (PHP's FFI) may load the word itself (`as_ptr`). Without
+//! FRESH, `ARMED` tells the slow path from "no marker here yet": readers
+//! then read the clock as before.
 
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::clock::{now_ms, precise_now_ms};
 use crate::fork;
@@ -43,6 +47,11 @@ const _: () = assert!(MARKER_POLL_MS < MARK_AHEAD_MS);
 
 /// The marker runs in this process image and keeps its wake-ups.
 static ARMED: AtomicBool = AtomicBool::new(false);
+
+/// The words a marker may have armed (set before the first one arms any):
+/// what `disarm` clears. `get` is one atomic load, fit for the atfork child
+/// handler.
+static MARKED_WORDS: OnceLock<Words> = OnceLock::new();
 
 /// Wall ms by which the marker wakes and looks at every word again.
 /// Written by the marker before each scan; 0 when none runs.
@@ -91,15 +100,28 @@ impl FreshWord {
 
     #[inline]
     pub(crate) fn read(&self) -> Word {
-        if !ARMED.load(Ordering::Acquire) {
-            return Word::Unarmed;
-        }
+        // FRESH implies a marker in this image (see the module doc).
         let w = self.word.load(Ordering::Acquire);
         if w & FRESH != 0 {
             Word::Fresh(w)
-        } else {
+        } else if ARMED.load(Ordering::Acquire) {
             Word::Stale
+        } else {
+            Word::Unarmed
         }
+    }
+
+    /// The word itself, for a binding that loads it without a call: it
+    /// lives as long as the process (registry entries are never freed).
+    pub(crate) fn as_ptr(&self) -> *const u64 {
+        self.word.as_ptr()
+    }
+
+    /// Clears FRESH, keeping the epoch. `locked`: under the word's lock, as
+    /// everywhere but the atfork child handler (the only thread there).
+    fn unarm(&self, locked: bool) {
+        let _st = locked.then(|| self.state.lock());
+        self.word.fetch_and(!FRESH, Ordering::Release);
     }
 
     /// Hands the word to the cell `cell` (configure, re-configure; 0 for
@@ -196,10 +218,22 @@ pub(crate) fn epoch_of(word: u64) -> u64 {
     word >> 1
 }
 
-/// In the atfork child handler: the parent's marker is not in this image.
+/// In the atfork child handler: the parent's marker is not in this image,
+/// so no word may stay FRESH. Atomics and the registry's leaked table only:
+/// no lock, no allocation.
 pub(crate) fn disarm() {
+    stop_arming(false);
+}
+
+/// No marker from now on: publishers stop arming words (NEXT_WAKE 0), and
+/// every word is cleared (after that store: a publisher that read the old
+/// wake-up holds the word's lock, and `unarm` waits for it).
+fn stop_arming(locked: bool) {
     ARMED.store(false, Ordering::SeqCst);
     NEXT_WAKE.store(0, Ordering::SeqCst);
+    if let Some(words) = MARKED_WORDS.get() {
+        words(&mut |w| w.unarm(locked));
+    }
 }
 
 /// Visits every app name's fresh word (the registry's).
@@ -211,14 +245,16 @@ pub(crate) type Renew = fn();
 /// The marker thread's body: runs until the process image changes (in a
 /// forked child it does not exist; the child starts its own).
 pub(crate) fn run_marker(words: Words, renew: Renew) {
-    /// Should the loop ever end here (a panic), readers go back to the clock.
+    /// Should the loop ever end here (a panic), no word stays FRESH and
+    /// readers go back to the clock.
     struct Disarm;
     impl Drop for Disarm {
         fn drop(&mut self) {
-            ARMED.store(false, Ordering::SeqCst);
+            stop_arming(true);
         }
     }
     let generation = fork::generation();
+    let _ = MARKED_WORDS.set(words); // the registry's, always the same
     let _disarm = Disarm;
     // Before arming: a forked child inherited the forking thread's token
     // copies (and a binding's, keyed by epoch) and words the parent may

@@ -347,6 +347,14 @@ pub fn fresh_epoch(app: &str) -> Option<std::num::NonZeroU64> {
     entry_epoch(find(app)?)
 }
 
+/// `app`'s fresh word itself (see `fresh.rs`), for a binding that loads
+/// it cheaper than it calls [`fresh_epoch`] (PHP's FFI): while it reads
+/// `epoch << 1 | 1`, `epoch` is what [`fresh_epoch`] answers. Valid for
+/// the life of the process; None if `app` was never configured here.
+pub(crate) fn fresh_word_ptr(app: &str) -> Option<*const u64> {
+    Some(find(app)?.fresh.as_ptr())
+}
+
 /// An app name looked up once, for a binding that reads one app many times
 /// (a Python `Client`): [`AppRef::fresh_epoch`] without hashing the name
 /// again. Names are never forgotten (unconfigure empties them), so a

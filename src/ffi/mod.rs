@@ -180,6 +180,36 @@ pub unsafe extern "C" fn wxtoken_fresh_epoch(app: *const c_char) -> u64 {
     })
 }
 
+/// `app`'s fresh word, for bindings whose calls cost far more than a memory
+/// read (PHP's FFI: a call costs several times a read of `$word[0]`): while
+/// the word reads `epoch << 1 | 1`, `epoch` is what `wxtoken_fresh_epoch` answers,
+/// and any other value means "call": the token is not fresh, or this
+/// process cannot tell yet. Keep a copy of the token under the word's value
+/// as under the epoch (read the word before `wxtoken_get`), and hand it out
+/// while the word reads the same. In a forked child every inherited word is
+/// cleared, so a copy kept in the parent never matches there.
+///
+/// The pointer stays valid for the life of the process, re-configuring
+/// included. Load it as one aligned 64-bit
+/// load (`__atomic_load_n(word, __ATOMIC_ACQUIRE)` in C; PHP's `$word[0]`
+/// is one on x86-64 and aarch64); never write it. NULL for a NULL,
+/// non-UTF-8 or never configured `app`: ask again after configuring it.
+///
+/// Never blocks, locks or allocates. Thread safety: safe from any thread.
+///
+/// # Safety
+/// `app` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn wxtoken_fresh_word(app: *const c_char) -> *const u64 {
+    guard::value(std::ptr::null(), || {
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let Ok(app) = (unsafe { arg_str(app, "app") }) else {
+            return std::ptr::null();
+        };
+        crate::registry::fresh_word_ptr(app).unwrap_or(std::ptr::null())
+    })
+}
+
 /// Reports that a business call answered a bad-token errcode (40001, 40014,
 /// 42001; see `wxtoken_is_bad_token_errcode`) for `bad_token`, and copies a
 /// good token into `buf` as `wxtoken_get` does.

@@ -366,6 +366,39 @@ static void fresh_epoch(void)
     CHECK(strcmp(again, tok) == 0, "wxtoken_get copies the new one at once");
 }
 
+static void fresh_word(void)
+{
+    t_section("fresh_word: epoch << 1 | 1 while fresh, one pointer for life, NULL for bad input");
+    CHECK(wxtoken_fresh_word(NULL) == NULL, "NULL is NULL");
+    CHECK(wxtoken_fresh_word(BAD_UTF8) == NULL, "bad UTF-8 is NULL");
+    CHECK(wxtoken_fresh_word("wxcapi-never-configured") == NULL, "unknown is NULL");
+    const uint64_t *word = wxtoken_fresh_word(APP);
+    CHECK(word != NULL, "a configured app has a word");
+    CHECK(wxtoken_fresh_word(APP) == word, "the same word every time");
+    uint64_t e = 0;
+    for (int i = 0; i < 400 && e == 0; i++) {
+        e = wxtoken_fresh_epoch(APP);
+        if (e == 0) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(e != 0, "armed within 2 s");
+    uint64_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    CHECK(w == (e << 1 | 1), "the word is the epoch, fresh (%llu, %llu)", (unsigned long long)w,
+          (unsigned long long)e);
+    char tok[1024], again[1024];
+    size_t len = 0;
+    CHECK_STATUS(wxtoken_get(APP, tok, sizeof tok, &len), WXTOKEN_OK);
+    CHECK_STATUS(wxtoken_invalidate(APP, tok, again, sizeof again, &len), WXTOKEN_OK);
+    CHECK(__atomic_load_n(word, __ATOMIC_ACQUIRE) != w, "a new token moves the word at once");
+    CHECK_STATUS(t_configure(APP, SECRET, "\"timeout_ms\":4000"), WXTOKEN_OK);
+    CHECK(wxtoken_fresh_word(APP) == word, "re-configuring keeps the word");
+    CHECK_STATUS(wxtoken_get(APP, tok, sizeof tok, &len), WXTOKEN_OK);
+    CHECK(strcmp(again, tok) == 0, "and the token, through the store");
+    CHECK_STATUS(t_configure(APP, SECRET, ""), WXTOKEN_OK); /* as the other tests expect */
+}
+
 static void environment_fallback(void)
 {
     t_section("\"\" appid and secret come from WXTOKEN_APPID / WXTOKEN_SECRET");
@@ -391,6 +424,7 @@ int main(void)
     per_thread_errors();
     configure_named();
     fresh_epoch();
+    fresh_word();
     environment_fallback();
     return t_finish();
 }

@@ -5,7 +5,9 @@
  * while the parent's refresh of another app is in flight (a slow upstream).
  * A third: forks while the parent's log callback is delivering records (slowly)
  * and another thread keeps making them: no child hangs, and each child's own
- * records reach the callback from a log thread of its own.
+ * records reach the callback from a log thread of its own. And the fresh
+ * word a binding may read itself is not fresh in a child until its own
+ * marker runs.
  */
 #include "harness.h"
 
@@ -115,6 +117,36 @@ static int child_logs_on_its_own(void)
     return atomic_load(&g_records) >= 2 ? 0 : 3;
 }
 
+static const uint64_t *g_word;
+
+/* Exit codes: 0 ok, 1 the parent's word is still fresh here, 2 an epoch
+ * before the child's marker ran, 3 get failed or lost the token. */
+static int child_finds_no_fresh_word(void)
+{
+    /* First act: a binding reading the word itself (PHP) must not trust
+     * what it kept in the parent until the child's own marker runs. */
+    if (__atomic_load_n(g_word, __ATOMIC_ACQUIRE) & 1) return 1;
+    if (wxtoken_fresh_epoch(APP) != 0) return 2;
+    char buf[1024];
+    size_t len = 0;
+    if (wxtoken_get(APP, buf, sizeof buf, &len) != WXTOKEN_OK) return 3;
+    return strcmp(buf, parent_token) == 0 ? 0 : 3;
+}
+
+/* Waits (at most 2 s) for the marker to arm `word`; returns its value. */
+static uint64_t armed_word(const uint64_t *word)
+{
+    uint64_t w = 0;
+    for (int i = 0; i < 400 && !(w & 1); i++) {
+        w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+        if (!(w & 1)) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return w;
+}
+
 int main(void)
 {
     t_section("fork after use: the child keeps the token and refreshes on its own");
@@ -132,6 +164,14 @@ int main(void)
     char buf[1024];
     CHECK(wxtoken_get(APP, buf, sizeof buf, &len) == WXTOKEN_OK && strcmp(buf, parent_token) == 0,
           "the parent still holds its token (memory store: not shared)");
+
+    t_section("fork with the parent's fresh word armed: the child's copy is cleared");
+    g_word = wxtoken_fresh_word(APP);
+    CHECK(g_word != NULL, "the word of a configured app");
+    CHECK(armed_word(g_word) & 1, "the parent's word is armed");
+    rc = in_child(child_finds_no_fresh_word, 15);
+    CHECK(rc == 0, "child exit %d (-1: hung)", rc);
+    CHECK(__atomic_load_n(g_word, __ATOMIC_ACQUIRE) & 1, "the parent's word stays armed");
 
     t_section("fork while the parent's refresh is in flight");
     CHECK(t_configure(SLOW_APP, "sec-" SLOW_APP, "\"wait_ms\":8000") == WXTOKEN_OK, "configure");
