@@ -1,9 +1,10 @@
 <?php
 
 /**
- * PHP benchmark: ns per $wx->get($app) of a fresh token through FFI, beside a plain PHP
- * function call returning a string and an FFI call of libc's strlen($app) (the floor of
- * any FFI call with a string argument), in the same run.
+ * PHP benchmark: ns per $wx->get($app) of a fresh token (a read of the app's fresh word
+ * through FFI, no call), beside a plain PHP function call returning a string and an FFI
+ * call of libc's strlen($app) (the floor of any FFI call with a string argument), in the
+ * same run.
  *
  *     cargo build --release
  *     php -d ffi.enable=1 benches/php_get.php [--batches=20] [--calls=100000]
@@ -91,7 +92,7 @@ $results['FFI call: strlen($app)'] = measure($batches, $calls, static function (
         $t = $libc->strlen($app);
     }
 });
-$results['$wx->get($app) (FFI, fresh token)'] = measure($batches, $calls, static function (int $n) use ($wx, $app): void {
+$results['$wx->get($app) (fresh token)'] = measure($batches, $calls, static function (int $n) use ($wx, $app): void {
     for ($i = 0; $i < $n; $i++) {
         $t = $wx->get($app);
     }
@@ -107,10 +108,10 @@ foreach ($results as $label => $ns) {
     printf("  %-42s %8.1f ns/call\n", $label, $ns);
 }
 printf("  get() costs %.2fx an FFI call of strlen\n",
-    $results['$wx->get($app) (FFI, fresh token)'] / $results['FFI call: strlen($app)']);
+    $results['$wx->get($app) (fresh token)'] / $results['FFI call: strlen($app)']);
 printf("  get() costs %.1fx the plain call (%.1f ns more per call)\n",
-    $results['$wx->get($app) (FFI, fresh token)'] / $results['plain PHP function returning a string'],
-    $results['$wx->get($app) (FFI, fresh token)'] - $results['plain PHP function returning a string']);
+    $results['$wx->get($app) (fresh token)'] / $results['plain PHP function returning a string'],
+    $results['$wx->get($app) (fresh token)'] - $results['plain PHP function returning a string']);
 
 if ($mock !== null) {
     proc_terminate($mock);

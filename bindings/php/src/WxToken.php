@@ -59,10 +59,11 @@ class WxToken
     private CData $len;
     private CData $lenPtr;
     /**
-     * @var array<string, array<string, array{int, string}>> per loaded library ($via: its
-     *   epochs are its own) and app, the token string handed out last and the fresh epoch
-     *   it was read under: while the epoch stays, get() returns that very string (no copy,
-     *   no new string). Static, so no dump or cast of an instance shows it.
+     * @var array<string, array<string, array{CData, int, string}>> per loaded library ($via:
+     *   its words are its own) and app: the app's fresh word (wxtoken_fresh_word), the value
+     *   it had when the token string handed out last was copied, and that string. While the
+     *   word keeps that value, get() returns that very string: one memory read, no FFI
+     *   call, no copy, no new string. Static, so no dump or cast of an instance shows it.
      */
     private static array $fresh = [];
 
@@ -141,8 +142,8 @@ class WxToken
 
     /**
      * A token the platform accepts now. A fresh one already handed out is the same string
-     * again, for one FFI call that copies nothing; a fresh one not seen yet costs a map
-     * lookup and one copy; otherwise this waits (at most wait_ms) for the one refresh in
+     * again, for one read of the app's fresh word (no FFI call, no copy); a fresh one not
+     * seen yet costs a map lookup and one copy; otherwise this waits (at most wait_ms) for the one refresh in
      * flight.
      *
      * @throws WxTokenException (a subclass) when no valid token can be had
@@ -151,24 +152,26 @@ class WxToken
     {
         // Only names that passed the NUL check below are ever kept.
         $kept = self::$fresh[$this->via][$app] ?? null;
-        if ($kept !== null && $this->ffi->wxtoken_fresh_epoch($app) === $kept[0]) {
-            return $kept[1];
+        if ($kept !== null && $kept[0][0] === $kept[1]) {
+            return $kept[2];
         }
         if (str_contains($app, "\0")) {
             throw self::nulError('app');
         }
-        // Read before the copy: a copy kept under an epoch is that epoch's token or newer,
-        // and a newer one means the epoch has moved on (see wxtoken_fresh_epoch).
-        $epoch = $this->ffi->wxtoken_fresh_epoch($app);
+        // NULL (PHP null) until the app is configured in this process.
+        $word = $kept[0] ?? $this->ffi->wxtoken_fresh_word($app);
+        // Read before the copy: a copy kept under a word's value is that value's token or
+        // newer, and a newer one means the word has moved on (see wxtoken_fresh_word).
+        $value = $word === null ? 0 : $word[0];
         $status = $this->ffi->wxtoken_get($app, $this->buf, self::FIRST_BUFFER, $this->lenPtr);
         $token = $status === self::OK
             ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_get($app, $buf, $cap, $this->lenPtr));
-        if ($epoch !== 0) {
-            self::$fresh[$this->via][$app] = [$epoch, $token];
-        } else {
-            unset(self::$fresh[$this->via][$app]);
+        if ($word !== null) {
+            // An odd value is a fresh token's; an even one never matches a word read
+            // later while it is fresh, so the string is kept only to keep the word.
+            self::$fresh[$this->via][$app] = [$word, ($value & 1) === 1 ? $value : -1, $token];
         }
         return $token;
     }

@@ -73,15 +73,57 @@ final class TokenTest extends TestCase
         $ffi = (new \ReflectionProperty(WxToken::class, 'ffi'))->getValue($this->wx);
         $epoch = $ffi->wxtoken_fresh_epoch($app);
         $this->assertNotSame(0, $epoch, 'the fresh word is armed');
+        $word = $ffi->wxtoken_fresh_word($app);
+        $this->assertSame(($epoch << 1) | 1, $word[0], 'the word get() reads: the epoch, fresh');
         $this->assertSame($token, $this->wx->get($app));
         $this->assertSame($token, $this->wx->get($app));
         $other = new WxToken();
         $fresh = $other->invalidate($app, $token);
         $this->assertNotSame($token, $fresh);
         $this->assertNotSame($epoch, $ffi->wxtoken_fresh_epoch($app), 'a new token, a new epoch');
+        $this->assertNotSame(($epoch << 1) | 1, $word[0], 'and the word moved with it');
         $this->assertSame($fresh, $this->wx->get($app), 'the new token at once, not the kept one');
         $this->assertSame($fresh, $this->wx->get($app));
         $this->assertSame(2, Mock::fetches($appid));
+    }
+
+    public function testAForkedChildNeverServesAStringKeptInTheParent(): void
+    {
+        // The child inherits the kept string and the word's memory, but not the marker
+        // thread: the library clears every word in the child, so get() there asks the
+        // library (and gets the token the memory store still holds) until its own
+        // marker arms the word again under a new epoch.
+        $this->assertTrue(function_exists('pcntl_fork'), 'pcntl (php-cli has it) is needed');
+        [$app, $appid] = $this->app();
+        $token = $this->wx->get($app);
+        $ffi = (new \ReflectionProperty(WxToken::class, 'ffi'))->getValue($this->wx);
+        $word = $ffi->wxtoken_fresh_word($app);
+        for ($i = 0; $i < 200 && ($word[0] & 1) === 0; $i++) {
+            usleep(10_000);
+        }
+        $this->assertSame(1, $word[0] & 1, 'the parent\'s word is armed');
+        $this->assertSame($token, $this->wx->get($app), 'kept in the parent');
+        $parentWord = $word[0];
+        $report = tempnam(sys_get_temp_dir(), 'wxtoken-fork-');
+        $pid = pcntl_fork();
+        if ($pid === 0) {
+            $first = $word[0];
+            $got = $this->wx->get($app);
+            for ($i = 0; $i < 200 && ($word[0] & 1) === 0; $i++) {
+                usleep(10_000);
+            }
+            file_put_contents($report, json_encode([$first, $got === $token, $word[0]]));
+            posix_kill(getmypid(), SIGKILL); // no PHPUnit shutdown in the child
+        }
+        pcntl_waitpid($pid, $status);
+        [$first, $same, $later] = json_decode((string) file_get_contents($report), true);
+        unlink($report);
+        $this->assertSame($parentWord & ~1, $first, 'the child found the word cleared, epoch kept');
+        $this->assertTrue($same, 'the child still gets the valid token');
+        $this->assertSame(1, $later & 1, 'the child\'s own marker armed the word again');
+        $this->assertNotSame($parentWord, $later, 'under a new epoch: no inherited copy matches');
+        $this->assertSame($parentWord, $word[0], 'the parent\'s word is untouched');
+        $this->assertSame(1, Mock::fetches($appid));
     }
 
     public function testReconfigureKeepsTheToken(): void
