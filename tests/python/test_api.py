@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import pickle
 import re
 import secrets
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -121,6 +123,40 @@ def test_a_fresh_token_is_one_str_object_until_it_changes(mock: Mock) -> None:
     assert fresh != token
     assert wxtoken.get_token(app) == fresh and client.get_token() == fresh
     assert mock.fetches(app) == 2
+
+
+def test_get_token_fast_path_keeps_references_and_arguments(mock: Mock) -> None:
+    # get_token's fresh path is a C entry of its own (bindings/python/src/fast.rs):
+    # it must hand out the kept str with exactly one new reference, and every
+    # other call (keywords, str subclasses, bad arguments) must behave as the
+    # pyo3 function behind it does.
+    app = mock.configure()
+    token = wxtoken.get_token(app)
+    deadline = time.monotonic() + 5
+    while wxtoken.get_token(app) is not wxtoken.get_token(app):
+        assert time.monotonic() < deadline, "never kept"
+        time.sleep(0.01)
+    kept = wxtoken.get_token(app)
+    before = sys.getrefcount(kept)
+    for _ in range(10_000):
+        assert wxtoken.get_token(app) is kept
+    assert sys.getrefcount(kept) == before, "a reference leaked or was lost"
+    assert str(inspect.signature(wxtoken.get_token)) == "(app)"
+    assert wxtoken.get_token(app=app) is kept
+
+    class Name(str):
+        pass
+
+    assert wxtoken.get_token(Name(app)) == token
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        wxtoken.get_token()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="takes 1 positional arguments but 2 were given"):
+        wxtoken.get_token(app, app)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'name'"):
+        wxtoken.get_token(name=app)  # type: ignore[call-arg]
+    with pytest.raises(UnicodeEncodeError):
+        wxtoken.get_token("wx\udc80")
+    assert mock.fetches(app) == 1
 
 
 def test_wecom_app(mock: Mock) -> None:

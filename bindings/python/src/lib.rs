@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
+mod fast;
+
 /// `wxtoken._errors.BY_KIND`: the exception class for each `ErrorKind::as_str`.
 static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
@@ -122,6 +124,12 @@ impl FreshStrs {
     }
 }
 
+/// The str kept for `app`'s token while it is fresh (the fast path of
+/// `get_token`, which has no pyo3 entry of its own: see fast.rs).
+fn kept_fresh_str<'py>(py: Python<'py>, app: &str) -> Option<Bound<'py, PyString>> {
+    FRESH_STRS.get(py, wxtoken::fresh_epoch(app)?.get())
+}
+
 /// A fresh token is the str kept for its epoch, or copied straight into a
 /// new str (then kept) with the interpreter held (no detach); only the slow
 /// path, which may wait for a refresh, lets other Python threads run.
@@ -129,10 +137,8 @@ fn get_token_of<'py>(py: Python<'py>, app: &str) -> PyResult<Bound<'py, PyString
     // The epoch is read before the token: kept under an epoch, a token is
     // that epoch's or newer, and a newer one means the epoch has moved on.
     let epoch = wxtoken::fresh_epoch(app).map(std::num::NonZeroU64::get);
-    if let Some(epoch) = epoch {
-        if let Some(s) = FRESH_STRS.get(py, epoch) {
-            return Ok(s);
-        }
+    if let Some(s) = epoch.and_then(|e| FRESH_STRS.get(py, e)) {
+        return Ok(s);
     }
     if let Some(token) = wxtoken::with_fresh_token(app, |t| PyString::new(py, t)) {
         if let Some(epoch) = epoch {
@@ -349,10 +355,10 @@ fn configure(
     configure_app(py, appid, secret, options)
 }
 
-/// A token the platform accepts now. A fresh one is a map lookup and a
-/// copy; otherwise this waits (at most wait_ms) for the one refresh in
-/// flight. Raises a WxTokenError subclass when no valid token can be had.
+/// `wxtoken.get_token` for every call its fast path (fast.rs) does not
+/// answer: a token not kept yet, the slow path, bad arguments.
 #[pyfunction]
+#[pyo3(name = "get_token")]
 fn get_token<'py>(app: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyString>> {
     get_token_of(app.py(), app.to_str()?)
 }
@@ -651,7 +657,7 @@ fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         PyFrozenSet::new(py, wxtoken::BAD_TOKEN_ERRCODES)?,
     )?;
     m.add_function(wrap_pyfunction!(configure, m)?)?;
-    m.add_function(wrap_pyfunction!(get_token, m)?)?;
+    fast::add_get_token(m, wrap_pyfunction!(get_token, m)?.into_any())?;
     m.add_function(wrap_pyfunction!(invalidate, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;
     m.add_function(wrap_pyfunction!(call_fn, m)?)?;
