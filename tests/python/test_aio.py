@@ -95,15 +95,22 @@ def test_aio_is_exported() -> None:
 
 
 def test_import_wxtoken_loads_no_asyncio() -> None:
-    """wxtoken.aio loads on first use: a WSGI app's `import wxtoken` stays light."""
+    """asyncio loads only when wxtoken.aio runs: a WSGI app's `import wxtoken` stays light."""
     code = """
 import sys, wxtoken
-assert "asyncio" not in sys.modules and "wxtoken.aio" not in sys.modules, "loaded eagerly"
-lazy = wxtoken.aio
-assert "wxtoken.aio" in sys.modules and "asyncio" in sys.modules
+assert "asyncio" not in sys.modules, "loaded with wxtoken"
+first = wxtoken.aio
+assert "asyncio" not in sys.modules, "loaded with wxtoken.aio"
 import wxtoken.aio
 from wxtoken import aio
-assert lazy is aio is wxtoken.aio is sys.modules["wxtoken.aio"]
+assert first is aio is wxtoken.aio is sys.modules["wxtoken.aio"]
+import asyncio
+try:
+    asyncio.run(aio.get_token("never-configured"))
+except wxtoken.NotConfigured:
+    pass
+else:
+    raise AssertionError("a token for an app never configured")
 try:
     wxtoken.no_such_name
 except AttributeError as e:
