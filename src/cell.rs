@@ -914,4 +914,22 @@ mod tests {
         cell.tick(refresh_at);
         assert_eq!(word.peek(), (epoch, false));
     }
+
+    /// What a forked child's handler (unlocked) and a dying marker (locked)
+    /// do to every word: FRESH goes, the epoch stays, the token too.
+    #[test]
+    fn unarming_clears_fresh_and_keeps_the_epoch() {
+        for locked in [false, true] {
+            let (cell, word) = cell();
+            assert!(cell.adopt(record(1)));
+            word.mark_now();
+            let epoch = current_epoch(&cell);
+            assert_eq!(word.peek(), (epoch, true));
+            word.unarm(locked);
+            assert_eq!(word.peek(), (epoch, false), "locked: {locked}");
+            word.unarm(locked); // a word already clear stays clear
+            assert_eq!(word.peek(), (epoch, false));
+            assert_eq!(current_epoch(&cell), epoch);
+        }
+    }
 }

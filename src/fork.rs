@@ -41,7 +41,8 @@
 //! | `store/redis/scripts.rs` | the scripts (Lazy) | forced inside a [`section`] when a store is opened, before any use |
 //! | `store/redis/link.rs` | the connection and its state | per generation (`Slot`): a child makes a new slot, with new mutexes, so a parent's held one is never its (held across network I/O, so not gated) |
 //! | `upstream/agent.rs` | the HTTP agent | an `ArcSwapOption` tagged with the generation; built outside any lock |
-//! | `fresh.rs` | a fresh word's owner and due time | [`Mutex`] (gate); readers only load the word; `ARMED` is cleared in the child handler |
+//! | `fresh.rs` | a fresh word's owner and due time | [`Mutex`] (gate); readers only load the word; `ARMED`, `NEXT_WAKE` and every word's FRESH are cleared in the child handler (atomics over the registry's leaked table, no lock) |
+//! | `fresh.rs` | `MARKED_WORDS` (OnceLock) | set inside a [`section`]: no fork mid-initialisation; read with `get` (one load) in the child handler |
 //! | `fresh.rs` | the per-thread token copies | a thread-local: no lock; a child keeps the forking thread's, which match no word again (the child's marker renews every epoch before arming) |
 //! | `refresher.rs`, `log/dispatch.rs` | the refresher and log threads, once per image | [`ThreadPerImage`]: an atomic claim (compare-exchange) per generation instead of a lock around the spawn |
 //! | `log/mod.rs` | levels and stderr format, the program's sink | atomics and an `ArcSwapOption` (no Lazy); stderr lines go out by write(2), not through std's stderr lock |
@@ -96,8 +97,10 @@ fn register() {
         .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
     {
-        // SAFETY: the handlers touch only atomics and this thread's
-        // const-initialised thread-local, and sleep: all fine in a fork.
+        // SAFETY: the handlers touch only atomics (the child's also walks
+        // the registry's never-freed table to clear fresh words) and this
+        // thread's const-initialised thread-local, and sleep: all fine in a
+        // fork.
         unsafe {
             libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
         }

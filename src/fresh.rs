@@ -50,7 +50,8 @@ static ARMED: AtomicBool = AtomicBool::new(false);
 
 /// The words a marker may have armed (set before the first one arms any):
 /// what `disarm` clears. `get` is one atomic load, fit for the atfork child
-/// handler.
+/// handler; `set` runs inside a fork section (a fork in the middle of it
+/// would leave the child's marker blocked in it for ever).
 static MARKED_WORDS: OnceLock<Words> = OnceLock::new();
 
 /// Wall ms by which the marker wakes and looks at every word again.
@@ -118,10 +119,18 @@ impl FreshWord {
     }
 
     /// Clears FRESH, keeping the epoch. `locked`: under the word's lock, as
-    /// everywhere but the atfork child handler (the only thread there).
-    fn unarm(&self, locked: bool) {
-        let _st = locked.then(|| self.state.lock());
-        self.word.fetch_and(!FRESH, Ordering::Release);
+    /// everywhere but the atfork child handler, where this thread is the only
+    /// one: there a word not FRESH is left unwritten (no page of the
+    /// registry copied for it). With other threads no unlocked look comes
+    /// first: a publisher that read the old wake-up may hold the lock and
+    /// arm the word after it (as in `mark`).
+    pub(crate) fn unarm(&self, locked: bool) {
+        if locked {
+            let _st = self.state.lock();
+            self.word.fetch_and(!FRESH, Ordering::Release);
+        } else if self.word.load(Ordering::Relaxed) & FRESH != 0 {
+            self.word.fetch_and(!FRESH, Ordering::Release);
+        }
     }
 
     /// Hands the word to the cell `cell` (configure, re-configure; 0 for
@@ -254,7 +263,10 @@ pub(crate) fn run_marker(words: Words, renew: Renew) {
         }
     }
     let generation = fork::generation();
-    let _ = MARKED_WORDS.set(words); // the registry's, always the same
+    {
+        let _section = fork::section();
+        let _ = MARKED_WORDS.set(words); // the registry's, always the same
+    }
     let _disarm = Disarm;
     // Before arming: a forked child inherited the forking thread's token
     // copies (and a binding's, keyed by epoch) and words the parent may

@@ -181,19 +181,21 @@ pub unsafe extern "C" fn wxtoken_fresh_epoch(app: *const c_char) -> u64 {
 }
 
 /// `app`'s fresh word, for bindings whose calls cost far more than a memory
-/// read (PHP's FFI: a call costs several times a read of `$word[0]`): while
-/// the word reads `epoch << 1 | 1`, `epoch` is what `wxtoken_fresh_epoch` answers,
-/// and any other value means "call": the token is not fresh, or this
+/// read (PHP's FFI: a call costs several times a read of `$word[0]`). While
+/// the word reads `epoch << 1 | 1`, `epoch` is what `wxtoken_fresh_epoch`
+/// answers; any other value means "call": the token is not fresh, or this
 /// process cannot tell yet. Keep a copy of the token under the word's value
 /// as under the epoch (read the word before `wxtoken_get`), and hand it out
 /// while the word reads the same. In a forked child every inherited word is
 /// cleared, so a copy kept in the parent never matches there.
 ///
 /// The pointer stays valid for the life of the process, re-configuring
-/// included. Load it as one aligned 64-bit
-/// load (`__atomic_load_n(word, __ATOMIC_ACQUIRE)` in C; PHP's `$word[0]`
-/// is one on x86-64 and aarch64); never write it. NULL for a NULL,
-/// non-UTF-8 or never configured `app`: ask again after configuring it.
+/// included. Read it as one aligned 64-bit load, never write it:
+/// `__atomic_load_n(word, __ATOMIC_ACQUIRE)` in C; PHP's `$word[0]` is a
+/// plain load, which is enough because `wxtoken_get` loads the same word
+/// with acquire ordering before it copies. 64-bit values: a 32-bit PHP int
+/// cannot hold one. NULL for a NULL, non-UTF-8 or never configured `app`:
+/// ask again after configuring it.
 ///
 /// Never blocks, locks or allocates. Thread safety: safe from any thread.
 ///
