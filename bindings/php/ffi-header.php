@@ -11,7 +11,8 @@
  * Needed when the PHP-FPM master runs as root with opcache.preload_user (Debian's and most
  * distributions' setup): PHP then refuses FFI::load() inside the preload script, so the
  * scope comes from `ffi.preload=<this file>` instead (see README.md). Run it again after
- * moving the library.
+ * upgrading or moving the library (a scope whose header predates wxtoken_fresh_word is
+ * refused with a LoadException).
  */
 
 declare(strict_types=1);

@@ -159,6 +159,22 @@ def test_get_token_fast_path_keeps_references_and_arguments(mock: Mock) -> None:
     assert mock.fetches(app) == 1
 
 
+def test_a_second_interpreter_is_refused_at_import() -> None:
+    # The module's statics hold one interpreter's objects (kept strs, the
+    # pyo3 function behind get_token): a subinterpreter gets an ImportError,
+    # and the main interpreter keeps working.
+    import _xxsubinterpreters as interpreters  # type: ignore[import-not-found]  # CPython 3.11
+
+    sub = interpreters.create()
+    try:
+        with pytest.raises(interpreters.RunFailedError, match="one interpreter per process"):
+            interpreters.run_string(sub, "import wxtoken")
+    finally:
+        interpreters.destroy(sub)
+    with pytest.raises(wxtoken.NotConfigured):
+        wxtoken.get_token("never-configured-" + secrets.token_hex(4))
+
+
 def test_wecom_app(mock: Mock) -> None:
     corpid, secret = mock.new_corp()
     app = wxtoken.configure(corpid, secret, platform="wecom", api_base=mock.url, store="memory", name="wecom-" + corpid)

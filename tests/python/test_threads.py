@@ -186,9 +186,16 @@ def test_business_loop_across_refresh_cycles(tmp_path: Path) -> None:
 
 
 def test_a_forked_child_keeps_the_token_and_can_refresh(mock: Mock) -> None:
-    """multiprocessing's fork start method: the child neither hangs nor refetches."""
+    """multiprocessing's fork start method: the child neither hangs nor refetches,
+    and never hands out the str kept in the parent (the parent's marker, which
+    kept it fresh, is not in the child)."""
     app = mock.configure()
     token = wxtoken.get_token(app)
+    deadline = time.monotonic() + 5
+    while wxtoken.get_token(app) is not wxtoken.get_token(app):
+        assert time.monotonic() < deadline, "never kept"
+        time.sleep(0.01)
+    kept = wxtoken.get_token(app)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, then leave without running the parent's cleanup
@@ -196,6 +203,8 @@ def test_a_forked_child_keeps_the_token_and_can_refresh(mock: Mock) -> None:
         try:
             os.close(read_end)
             same = wxtoken.get_token(app)
+            if same is kept:
+                same = "the str kept in the parent"
             fresh = wxtoken.invalidate(app, same)
             os.write(write_end, json.dumps([same, fresh]).encode())
             code = 0

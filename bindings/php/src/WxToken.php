@@ -168,9 +168,12 @@ class WxToken
             ? self::take($this->buf, $this->len->cdata)
             : $this->retryBigger($status, fn (CData $buf, int $cap): int
                 => $this->ffi->wxtoken_get($app, $buf, $cap, $this->lenPtr));
-        if ($word !== null) {
-            // An odd value is a fresh token's; an even one never matches a word read
-            // later while it is fresh, so the string is kept only to keep the word.
+        // A plain read of the word is enough: wxtoken_get loads the same word (with acquire
+        // ordering) before it copies, so no read after it sees an older value. 64-bit PHP
+        // only: a 32-bit int would keep half the word.
+        if ($word !== null && PHP_INT_SIZE === 8) {
+            // An odd value is a fresh token's; -1 never matches, so a string kept under it
+            // only keeps the word's pointer for the next call.
             self::$fresh[$this->via][$app] = [$word, ($value & 1) === 1 ? $value : -1, $token];
         }
         return $token;
@@ -448,9 +451,19 @@ class WxToken
                 return [self::$loaded[$via], $via];
             }
             try {
-                return [self::$loaded[$via] = FFI::scope(self::SCOPE), $via];
+                $scope = FFI::scope(self::SCOPE);
             } catch (\FFI\Exception) {
-                // Not preloaded (or preload ran without preload.php): fall back to cdef.
+                $scope = null; // not preloaded (or preload ran without preload.php): cdef below
+            }
+            if ($scope !== null) {
+                try {
+                    $scope->wxtoken_fresh_word(null); // the newest function: NULL in, NULL out
+                } catch (\FFI\Exception $e) {
+                    throw new LoadException('the preloaded FFI scope ' . self::SCOPE . ' lacks wxtoken_fresh_word: '
+                        . 'its header (ffi.preload) predates this package; run ffi-header.php again and restart PHP-FPM',
+                        previous: $e);
+                }
+                return [self::$loaded[$via] = $scope, $via];
             }
         }
         $lib = self::findLibrary($library);

@@ -141,4 +141,33 @@ final class LoadTest extends \PHPUnit\Framework\TestCase
         $this->assertSame(2, preg_match_all('/^#/m', $text));
         $this->loadFailure(fn () => WxToken::preloadHeader('/nonexistent/libwxtoken.so'));
     }
+
+    public function testAPreloadedHeaderFromAnOlderReleaseIsRefusedAtLoad(): void
+    {
+        // An ffi.preload header written before an upgrade lacks the newest function: get()
+        // would meet an FFI\Exception on every request, so loading the scope says so first.
+        $dir = sys_get_temp_dir() . '/wxtoken-stale-' . bin2hex(random_bytes(4));
+        mkdir($dir);
+        $header = WxToken::preloadHeader();
+        $stale = preg_replace('/^.*wxtoken_fresh_word.*$/m', '', $header);
+        $this->assertNotSame($header, $stale);
+        file_put_contents("{$dir}/stale.h", $stale);
+        file_put_contents("{$dir}/current.h", $header);
+        $script = 'require ' . var_export(dirname(__DIR__) . '/autoload.php', true) . ';'
+            . ' try { echo (new WxToken\WxToken())->loadedVia(); }'
+            . ' catch (WxToken\LoadException $e) { echo "LoadException: ", $e->getMessage(); }';
+        $run = static function (string $h) use ($script): string {
+            exec(implode(' ', array_map('escapeshellarg', [PHP_BINARY, '-n', '-d', 'extension=ffi', '-d',
+                'ffi.enable=preload', '-d', "ffi.preload={$h}", '-r', $script])) . ' 2>&1', $out);
+            return implode("\n", $out);
+        };
+        try {
+            $this->assertStringStartsWith('LoadException: the preloaded FFI scope WXTOKEN lacks wxtoken_fresh_word',
+                $run("{$dir}/stale.h"));
+            $this->assertSame('FFI::scope(WXTOKEN)', $run("{$dir}/current.h"));
+        } finally {
+            array_map('unlink', glob("{$dir}/*.h"));
+            rmdir($dir);
+        }
+    }
 }

@@ -14,7 +14,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PyMapping, PyString};
 use serde_json::{Map, Number, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
@@ -647,9 +647,28 @@ impl Client {
     }
 }
 
+/// The interpreter the module was first loaded in (-1: none yet). The
+/// module's statics (the kept strs, the error classes, `get_token`'s pyo3
+/// function) hold that interpreter's objects, so a second interpreter of
+/// the process (a subinterpreter) is refused rather than handed them.
+static INTERPRETER: AtomicI64 = AtomicI64::new(-1);
+
+fn only_one_interpreter() -> PyResult<()> {
+    // SAFETY: called attached (module initialisation).
+    let id = unsafe { pyo3::ffi::PyInterpreterState_GetID(pyo3::ffi::PyInterpreterState_Get()) };
+    match INTERPRETER.compare_exchange(-1, id, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => Ok(()),
+        Err(first) if first == id => Ok(()),
+        Err(_) => Err(pyo3::exceptions::PyImportError::new_err(
+            "wxtoken._wxtoken can be loaded in one interpreter per process only",
+        )),
+    }
+}
+
 #[pymodule]
 #[pyo3(name = "_wxtoken")]
 fn wxtoken_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    only_one_interpreter()?;
     let py = m.py();
     m.add("__version__", wxtoken::VERSION)?;
     m.add(
