@@ -25,6 +25,17 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS_PER_MOCK = 200
 
 
+def kept_token(app: str) -> str:
+    """The str get_token keeps for the app's fresh token, once the core's
+    marker thread has armed the token (within its first pass; until then
+    each call copies)."""
+    deadline = time.monotonic() + 5
+    while wxtoken.get_token(app) is not wxtoken.get_token(app):
+        assert time.monotonic() < deadline, "never the same str object"
+        time.sleep(0.01)
+    return wxtoken.get_token(app)
+
+
 def find_cli() -> str:
     explicit = os.environ.get("WXTOKEN_BIN")
     if explicit:

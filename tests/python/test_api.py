@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import wxtoken
-from conftest import ROOT, Mock
+from conftest import ROOT, Mock, kept_token
 from wxtoken import _errors
 
 KINDS = [
@@ -111,13 +111,7 @@ def test_a_fresh_token_is_one_str_object_until_it_changes(mock: Mock) -> None:
     client = wxtoken.Client(appid, secret, api_base=mock.url, store="memory")
     app = client.name
     token = wxtoken.get_token(app)
-    # Kept per fresh epoch once the core's marker thread has armed the
-    # token (within its first pass); until then each call copies.
-    deadline = time.monotonic() + 5
-    while wxtoken.get_token(app) is not wxtoken.get_token(app):
-        assert time.monotonic() < deadline, "never the same str object"
-        time.sleep(0.01)
-    kept = wxtoken.get_token(app)
+    kept = kept_token(app)
     assert kept == token and client.get_token() is kept
     fresh = wxtoken.invalidate(app, token)
     assert fresh != token
@@ -132,11 +126,7 @@ def test_get_token_fast_path_keeps_references_and_arguments(mock: Mock) -> None:
     # pyo3 function behind it does.
     app = mock.configure()
     token = wxtoken.get_token(app)
-    deadline = time.monotonic() + 5
-    while wxtoken.get_token(app) is not wxtoken.get_token(app):
-        assert time.monotonic() < deadline, "never kept"
-        time.sleep(0.01)
-    kept = wxtoken.get_token(app)
+    kept = kept_token(app)
     before = sys.getrefcount(kept)
     for _ in range(10_000):
         assert wxtoken.get_token(app) is kept

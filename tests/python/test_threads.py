@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 import wxtoken
-from conftest import Mock
+from conftest import Mock, kept_token
 
 THREADS = 64
 
@@ -191,11 +191,7 @@ def test_a_forked_child_keeps_the_token_and_can_refresh(mock: Mock) -> None:
     kept it fresh, is not in the child)."""
     app = mock.configure()
     token = wxtoken.get_token(app)
-    deadline = time.monotonic() + 5
-    while wxtoken.get_token(app) is not wxtoken.get_token(app):
-        assert time.monotonic() < deadline, "never kept"
-        time.sleep(0.01)
-    kept = wxtoken.get_token(app)
+    kept = kept_token(app)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report, then leave without running the parent's cleanup

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wxtoken.h"
@@ -301,6 +302,19 @@ static inline wxtoken_status t_configure_at(const char *base, const char *appid,
 static inline wxtoken_status t_configure(const char *appid, const char *secret, const char *extra)
 {
     return t_configure_at(t_base(), appid, secret, extra);
+}
+
+/* The app's fresh epoch once the library's marker thread has armed its word
+ * (within its first pass); 0 if that takes over 2 s. */
+static inline uint64_t t_armed_epoch(const char *app)
+{
+    for (int i = 0; i < 400; i++) {
+        uint64_t e = wxtoken_fresh_epoch(app);
+        if (e != 0) return e;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 #endif /* WXTOKEN_TEST_HARNESS_H */

@@ -347,15 +347,7 @@ static void fresh_epoch(void)
     char tok[1024], again[1024];
     size_t len = 0;
     CHECK_STATUS(wxtoken_get(APP, tok, sizeof tok, &len), WXTOKEN_OK);
-    /* The marker thread arms the fresh word within its first pass. */
-    uint64_t e = 0;
-    for (int i = 0; i < 400 && e == 0; i++) {
-        e = wxtoken_fresh_epoch(APP);
-        if (e == 0) {
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    uint64_t e = t_armed_epoch(APP);
     CHECK(e != 0, "armed within 2 s");
     CHECK(wxtoken_fresh_epoch(APP) == e, "the same token, the same number");
     CHECK_STATUS(wxtoken_invalidate(APP, tok, again, sizeof again, &len), WXTOKEN_OK);
@@ -375,14 +367,7 @@ static void fresh_word(void)
     const uint64_t *word = wxtoken_fresh_word(APP);
     CHECK(word != NULL, "a configured app has a word");
     CHECK(wxtoken_fresh_word(APP) == word, "the same word every time");
-    uint64_t e = 0;
-    for (int i = 0; i < 400 && e == 0; i++) {
-        e = wxtoken_fresh_epoch(APP);
-        if (e == 0) {
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    uint64_t e = t_armed_epoch(APP);
     CHECK(e != 0, "armed within 2 s");
     uint64_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     CHECK(w == (e << 1 | 1), "the word is the epoch, fresh (%llu, %llu)", (unsigned long long)w,

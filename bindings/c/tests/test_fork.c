@@ -133,20 +133,6 @@ static int child_finds_no_fresh_word(void)
     return strcmp(buf, parent_token) == 0 ? 0 : 3;
 }
 
-/* Waits (at most 2 s) for the marker to arm `word`; returns its value. */
-static uint64_t armed_word(const uint64_t *word)
-{
-    uint64_t w = 0;
-    for (int i = 0; i < 400 && !(w & 1); i++) {
-        w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
-        if (!(w & 1)) {
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    return w;
-}
-
 int main(void)
 {
     t_section("fork after use: the child keeps the token and refreshes on its own");
@@ -168,7 +154,8 @@ int main(void)
     t_section("fork with the parent's fresh word armed: the child's copy is cleared");
     g_word = wxtoken_fresh_word(APP);
     CHECK(g_word != NULL, "the word of a configured app");
-    CHECK(armed_word(g_word) & 1, "the parent's word is armed");
+    CHECK(t_armed_epoch(APP) != 0 && (__atomic_load_n(g_word, __ATOMIC_ACQUIRE) & 1),
+          "the parent's word is armed");
     rc = in_child(child_finds_no_fresh_word, 15);
     CHECK(rc == 0, "child exit %d (-1: hung)", rc);
     CHECK(__atomic_load_n(g_word, __ATOMIC_ACQUIRE) & 1, "the parent's word stays armed");
