@@ -299,6 +299,10 @@ static struct {
 } g_names[MAX_NAMES];
 static int g_nnames;
 static pthread_mutex_t g_names_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Configure calls ever started that may register a name: a call whose name
+ * was "never configured" when it was drawn may find it configured by
+ * another thread that started one meanwhile. */
+static _Atomic unsigned long g_config_starts;
 
 static int name_slot(const char *name, int create)
 {
@@ -332,6 +336,9 @@ static void name_pending(const char *name, int delta, int now_known)
     int i = name_slot(name, 1);
     if (i >= 0) {
         g_names[i].pending += delta;
+        if (delta > 0) {
+            atomic_fetch_add(&g_config_starts, 1);
+        }
         if (now_known) {
             g_names[i].known = 1;
         }
@@ -377,6 +384,10 @@ typedef struct {
     sb_t token, token_app, ticket;
     char calm_name[32], calm_appid[32], calm_secret[64];
     int calm_ready;
+    /* The last name drawn was never configured (state 0), as of this many
+     * configure starts: `after` widens what may come back if more began. */
+    int drawn_unconfigured;
+    unsigned long drawn_starts;
     /* What the current call is, for reports and the watchdog. */
     sb_t what;
     _Atomic long long started_ms;
@@ -462,6 +473,11 @@ static void after(worker_t *w, int func, wxtoken_status st, unsigned allowed)
         return;
     }
     w->histo[func][st]++;
+    if (w->drawn_unconfigured && atomic_load(&g_config_starts) != w->drawn_starts) {
+        /* Another thread may have configured the name since it was drawn. */
+        allowed |= NETWORK_STATUSES | BIT(WXTOKEN_NOT_CONFIGURED);
+    }
+    w->drawn_unconfigured = 0;
     if (!(allowed & BIT(st))) {
         sb_t m = {0};
         read_last_error(&m);
@@ -664,8 +680,10 @@ static arg_t gen_app(worker_t *w, int *state)
     arg_t a = arg_bytes(b.p ? b.p : "", b.n);
     free(b.p);
     if (*state == -1 && a.p && a.utf8) {
+        w->drawn_starts = atomic_load(&g_config_starts);
         *state = name_state(a.p);
     }
+    w->drawn_unconfigured = *state == 0;
     return a;
 }
 
