@@ -89,6 +89,28 @@ fn readyz_is_503_when_a_token_cannot_be_had() {
     let (code, v) = serve.get("/v1/apps/ghost/token", Some(KEY_B));
     assert_eq!(code, 502, "{v}");
     assert_eq!(v["error"]["code"], "credentials_rejected");
+    // What ops alert on before users see errors.
+    let (code, text) = serve.text("/metrics", KEY_B);
+    assert_eq!(code, 200);
+    for line in [
+        "wxtoken_credentials_rejections_total{app=\"ghost\"} 1",
+        "wxtoken_cooldowns_total{app=\"ghost\"} 1",
+        "wxtoken_refreshes_total{app=\"ghost\"} 0",
+        "wxtoken_failures_in_row{app=\"ghost\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+    let cooldown = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wxtoken_cooldown_seconds{app=\"ghost\"} "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("a cool-down gauge");
+    assert!(cooldown > 0.0, "the rejection began a cool-down: {text}");
+    assert_eq!(
+        server.token_calls(&format!("{id}nope")),
+        1,
+        "one upstream call"
+    );
 }
 
 #[test]

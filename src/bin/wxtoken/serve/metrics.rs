@@ -111,6 +111,18 @@ impl Metrics {
                 "upstream_failures",
             ),
             ("wxtoken_invalidations_total", "counter", "invalidations"),
+            ("wxtoken_refreshes_total", "counter", "refreshes"),
+            (
+                "wxtoken_refresh_failures_total",
+                "counter",
+                "refresh_failures",
+            ),
+            (
+                "wxtoken_credentials_rejections_total",
+                "counter",
+                "credentials_rejections",
+            ),
+            ("wxtoken_cooldowns_total", "counter", "cooldowns"),
         ];
         let statuses: Vec<_> = apps
             .iter()
@@ -122,6 +134,24 @@ impl Metrics {
                 let n = s["stats"][field].as_u64().unwrap_or(0);
                 let _ = writeln!(out, "{metric}{{app=\"{}\"}} {n}", label(app));
             }
+        }
+        // What an alert on "credentials rejected" or a stuck refresh reads:
+        // how long this process still holds off refreshing, and how many
+        // refreshes in a row have failed.
+        out.push_str("# TYPE wxtoken_cooldown_seconds gauge\n");
+        for (app, s) in &statuses {
+            let ms = s["cooldown_ms"].as_u64().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "wxtoken_cooldown_seconds{{app=\"{}\"}} {}",
+                label(app),
+                ms as f64 / 1000.0
+            );
+        }
+        out.push_str("# TYPE wxtoken_failures_in_row gauge\n");
+        for (app, s) in &statuses {
+            let n = s["failures_in_row"].as_u64().unwrap_or(0);
+            let _ = writeln!(out, "wxtoken_failures_in_row{{app=\"{}\"}} {n}", label(app));
         }
         out.push_str("# TYPE wxtoken_token_expires_in_seconds gauge\n");
         for (app, s) in &statuses {
