@@ -71,6 +71,16 @@ fn health_needs_no_key_and_ready_means_tokens_load() {
     assert!(server.token_calls(&id) >= 1, "readiness loaded the tokens");
 }
 
+/// GET /metrics (as the ops client), asserting each of `lines` is in it.
+fn metrics_with(serve: &Serve, lines: &[&str]) -> String {
+    let (code, text) = serve.text("/metrics", KEY_B);
+    assert_eq!(code, 200);
+    for line in lines {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+    text
+}
+
 #[test]
 fn readyz_is_503_when_a_token_cannot_be_had() {
     let dir = TempDir::new("notready");
@@ -90,16 +100,15 @@ fn readyz_is_503_when_a_token_cannot_be_had() {
     assert_eq!(code, 502, "{v}");
     assert_eq!(v["error"]["code"], "credentials_rejected");
     // What ops alert on before users see errors.
-    let (code, text) = serve.text("/metrics", KEY_B);
-    assert_eq!(code, 200);
-    for line in [
-        "wxtoken_credentials_rejections_total{app=\"ghost\"} 1",
-        "wxtoken_cooldowns_total{app=\"ghost\"} 1",
-        "wxtoken_refreshes_total{app=\"ghost\"} 0",
-        "wxtoken_failures_in_row{app=\"ghost\"} 1",
-    ] {
-        assert!(text.contains(line), "{line} missing in:\n{text}");
-    }
+    let text = metrics_with(
+        &serve,
+        &[
+            "wxtoken_credentials_rejections_total{app=\"ghost\"} 1",
+            "wxtoken_cooldowns_total{app=\"ghost\"} 1",
+            "wxtoken_refreshes_total{app=\"ghost\"} 0",
+            "wxtoken_failures_in_row{app=\"ghost\"} 1",
+        ],
+    );
     let cooldown = text
         .lines()
         .find_map(|l| l.strip_prefix("wxtoken_cooldown_seconds{app=\"ghost\"} "))
@@ -246,16 +255,15 @@ fn metrics_count_requests_fetches_and_expiry_and_hold_no_secret() {
     let (_dir, _server, _id, serve) = two_apps();
     let token = serve.token("shop", KEY_A);
     let _ = serve.get("/v1/apps/other/token", Some(KEY_A));
-    let (code, text) = serve.text("/metrics", KEY_B);
-    assert_eq!(code, 200);
-    for line in [
-        "wxtoken_serve_requests_total{route=\"token\",status=\"200\"} 1",
-        "wxtoken_serve_requests_total{route=\"token\",status=\"403\"} 1",
-        "wxtoken_fetches_total{app=\"shop\"} 1",
-        "wxtoken_invalidations_total{app=\"shop\"} 0",
-    ] {
-        assert!(text.contains(line), "{line} missing in:\n{text}");
-    }
+    let text = metrics_with(
+        &serve,
+        &[
+            "wxtoken_serve_requests_total{route=\"token\",status=\"200\"} 1",
+            "wxtoken_serve_requests_total{route=\"token\",status=\"403\"} 1",
+            "wxtoken_fetches_total{app=\"shop\"} 1",
+            "wxtoken_invalidations_total{app=\"shop\"} 0",
+        ],
+    );
     assert!(
         text.contains("wxtoken_token_expires_in_seconds{app=\"shop\"} 7"),
         "{text}"
