@@ -3,23 +3,16 @@
 //! its own connection. Its own test binary: no other test threads may hold
 //! locks at the moment of the fork.
 
-use std::time::{Duration, Instant};
+#[allow(dead_code)] // the simulator, the app and the child's wait only
+#[path = "core/support.rs"]
+mod support;
 
-use wxtoken::{Config, StoreSpec};
-use wxtoken_mock::{MockApp, MockConfig, MockServer};
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_forked_child_keeps_the_token_and_refreshes_on_its_own() {
-    let server = MockServer::start(MockConfig {
-        apps: vec![MockApp::mp("wxforktest", "fork-secret")],
-        ..MockConfig::default()
-    })
-    .unwrap();
-    let mut cfg = Config::new("wxforktest", "fork-secret");
-    cfg.api_base = server.base_url();
-    cfg.store = StoreSpec::Memory;
-    cfg.wait = Duration::from_secs(5);
-    let app = wxtoken::configure(cfg).unwrap();
+    let server = support::mock_for("wxforktest", 7200, 300);
+    let app = support::configure(&server, "wxforktest", |c| c.wait = Duration::from_secs(5));
     let token = wxtoken::get(&app).unwrap();
 
     // SAFETY: the child only calls wxtoken and async-signal-safe _exit.
@@ -38,26 +31,10 @@ fn a_forked_child_keeps_the_token_and_refreshes_on_its_own() {
         // SAFETY: _exit ends the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut status = 0;
-    loop {
-        // SAFETY: pid is our child; status is a valid out-pointer.
-        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if done == pid {
-            break;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: killing our own hung child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the forked child hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(libc::WIFEXITED(status), "child crashed: {status}");
+    let code = support::wait_for(pid, Duration::from_secs(20)).expect("the forked child hung");
     assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
-        "1: lost the token, 2: get failed, 3/4: refresh failed"
+        code, 0,
+        "1: lost the token, 2: get failed, 3/4: refresh failed, 100+: a signal"
     );
     assert_eq!(
         server.token_calls("wxforktest"),
@@ -74,16 +51,8 @@ fn a_forked_child_keeps_the_token_and_refreshes_on_its_own() {
 /// gives every token a new epoch before it arms: no inherited copy can match.
 #[test]
 fn a_forked_childs_fresh_words_name_new_epochs() {
-    let server = MockServer::start(MockConfig {
-        apps: vec![MockApp::mp("wxforkepoch", "fork-secret")],
-        ..MockConfig::default()
-    })
-    .unwrap();
-    let mut cfg = Config::new("wxforkepoch", "fork-secret");
-    cfg.api_base = server.base_url();
-    cfg.store = StoreSpec::Memory;
-    cfg.wait = Duration::from_secs(5);
-    let app = wxtoken::configure(cfg).unwrap();
+    let server = support::mock_for("wxforkepoch", 7200, 300);
+    let app = support::configure(&server, "wxforkepoch", |c| c.wait = Duration::from_secs(5));
     let token = wxtoken::get(&app).unwrap();
     let armed = |app: &str| {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -115,26 +84,11 @@ fn a_forked_childs_fresh_words_name_new_epochs() {
         // SAFETY: _exit ends the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut status = 0;
-    loop {
-        // SAFETY: pid is our child; status is a valid out-pointer.
-        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if done == pid {
-            break;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: killing our own hung child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the forked child hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(libc::WIFEXITED(status), "child crashed: {status}");
+    let code = support::wait_for(pid, Duration::from_secs(20)).expect("the forked child hung");
     assert_eq!(
-        libc::WEXITSTATUS(status),
+        code,
         0,
-        "1: the child's word kept the parent's epoch, 2: never armed, 3: lost the token"
+        "1: the child's word kept the parent's epoch, 2: never armed, 3: lost the token, 100+: a signal"
     );
     assert_eq!(server.token_calls("wxforkepoch"), 1, "no fetch in either");
     // The parent's word is its own: unchanged by the child.

@@ -7,6 +7,10 @@
 #[allow(dead_code)]
 mod server;
 
+#[allow(dead_code)] // the child's wait only
+#[path = "../core/support.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use wxtoken::{Config, StoreSpec};
@@ -51,26 +55,10 @@ fn a_forked_child_uses_its_own_redis_connection() {
         // SAFETY: _exit ends the child without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut status = 0;
-    loop {
-        // SAFETY: pid is our child; status is a valid out-pointer.
-        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if done == pid {
-            break;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: killing our own hung child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("the forked child hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(libc::WIFEXITED(status), "child crashed: {status}");
+    let code = support::wait_for(pid, Duration::from_secs(20)).expect("the forked child hung");
     assert_eq!(
-        libc::WEXITSTATUS(status),
-        0,
-        "1: no new token, 2: refresh failed"
+        code, 0,
+        "1: no new token, 2: refresh failed, 100+: a signal"
     );
     assert!(
         connections_received(&mut admin) > before,
@@ -230,28 +218,10 @@ fn children_forked_during_a_storm_of_store_calls_never_hang() {
             // SAFETY: ends the child without running the parent's atexit handlers.
             unsafe { libc::_exit(code) };
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut status = 0;
-        loop {
-            // SAFETY: pid is our child; status is a valid out-pointer.
-            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
-                match libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)) {
-                    Some(0) => {}
-                    Some(code) => failed.push(code),
-                    None => failed.push(100 + libc::WTERMSIG(status)),
-                }
-                break;
-            }
-            if Instant::now() > deadline {
-                // SAFETY: killing and reaping our own hung child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                hung += 1;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        match support::wait_for(pid, Duration::from_secs(10)) {
+            Some(0) => {}
+            Some(code) => failed.push(code),
+            None => hung += 1,
         }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
