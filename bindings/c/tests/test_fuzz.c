@@ -648,6 +648,21 @@ static const char *BAD_UTF8[] = {
     "\xc0\x80", "\xed\xa0\x80", "\xe4\xb8", "\x80", "\xf5\x80\x80\x80", "\xff", "\xf4\x90\x80\x80",
 };
 
+/* A hostile string argument: random bytes (up to `max` long, or 70 kB now
+ * and then; printable or not), NULL, or invalid UTF-8. */
+static arg_t hostile_arg(worker_t *w, size_t max, int printable)
+{
+    size_t r = below(w, 100);
+    if (r < 60) {
+        sb_t b = {0};
+        random_bytes(w, &b, below(w, chance(w, 5) ? 70000 : max), printable);
+        arg_t a = arg_bytes(b.p ? b.p : "", b.n);
+        free(b.p);
+        return a;
+    }
+    return r < 80 ? arg_null() : arg_bytes("x\xc0\x80", 3);
+}
+
 /* A name a caller passes to get/invalidate/status_json. Sets `*state` to the
  * registry model's view (0 unknown, 1 known, 2 maybe, 3 calm). */
 static arg_t gen_app(worker_t *w, int *state)
@@ -1421,18 +1436,10 @@ static void do_jssdk(worker_t *w)
         arg_t args[3];
         int vector = chance(w, 30);
         for (int i = 0; i < 3; i++) {
-            size_t r = below(w, 100);
             if (vector) {
                 args[i] = arg_str(i == 0 ? TICKET : i == 1 ? "Wm3WZYTPz0wzccnW" : URLS[below(w, 2)]);
-            } else if (r < 60) {
-                sb_t b = {0};
-                random_bytes(w, &b, below(w, chance(w, 5) ? 70000 : 120), 1);
-                args[i] = arg_bytes(b.p ? b.p : "", b.n);
-                free(b.p);
-            } else if (r < 80) {
-                args[i] = arg_null();
             } else {
-                args[i] = arg_bytes("x\xc0\x80", 3);
+                args[i] = hostile_arg(w, 120, 1);
             }
         }
         uint64_t ts = vector ? 1414587457u : (uint64_t)rnd(w);
@@ -1555,18 +1562,10 @@ static void do_wecom_name(worker_t *w)
     arg_t args[2];
     int vector = chance(w, 30);
     for (int i = 0; i < 2; i++) {
-        size_t r = below(w, 100);
         if (vector) {
             args[i] = arg_str(i == 0 ? CORP : SECRET);
-        } else if (r < 60) {
-            sb_t b = {0};
-            random_bytes(w, &b, below(w, chance(w, 5) ? 70000 : 60), chance(w, 50));
-            args[i] = arg_bytes(b.p ? b.p : "", b.n);
-            free(b.p);
-        } else if (r < 80) {
-            args[i] = arg_null();
         } else {
-            args[i] = arg_bytes("x\xc0\x80", 3);
+            args[i] = hostile_arg(w, 60, chance(w, 50));
         }
     }
     out_t o;
