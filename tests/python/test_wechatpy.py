@@ -4,6 +4,7 @@ refresh for the group) instead of wechatpy fetching with the secret."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -247,6 +248,34 @@ for line in sys.stdin:
 """
 
 
+@contextlib.contextmanager
+def python_workers(n: int, script: str, *args: str) -> Iterator[list[subprocess.Popen[str]]]:
+    """n Python processes running script with args (no WXTOKEN_* settings of
+    this machine); on leaving, their stdin closes and each must exit 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WXTOKEN_")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(n)
+    ]
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.stdin:
+                p.stdin.close()
+        for p in procs:
+            assert p.wait(30) == 0
+
+
+def tell(procs: list[subprocess.Popen[str]], line: str) -> None:
+    for p in procs:
+        assert p.stdin
+        p.stdin.write(line + "\n")
+        p.stdin.flush()
+
+
 STARTUP = """
 import sys
 from wxtoken.wechatpy import WeChatClient
@@ -262,32 +291,12 @@ def test_workers_calling_fetch_access_token_at_startup_fetch_once(mock: Mock, tm
     """An app calling fetch_access_token() at startup in each of 4 workers (one
     store): one fetch, one token, not one forced refresh per worker."""
     appid, secret = mock.new_app()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WXTOKEN_")}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", STARTUP, mock.url, appid, secret, f"file:{tmp_path}"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(4)
-    ]
-    try:
-        for p in procs:
-            assert p.stdin
-            p.stdin.write("go\n")
-            p.stdin.flush()
+    with python_workers(4, STARTUP, mock.url, appid, secret, f"file:{tmp_path}") as procs:
+        tell(procs, "go")
         tokens = set()
         for p in procs:
             assert p.stdout
             tokens.add(p.stdout.readline().strip())
-    finally:
-        for p in procs:
-            if p.stdin:
-                p.stdin.close()
-        for p in procs:
-            assert p.wait(30) == 0
     assert len(tokens) == 1 and "ip_list" in mock.check(tokens.pop())
     assert mock.fetches(appid) == 1
 
@@ -296,47 +305,27 @@ def test_processes_make_one_fetch_per_event(mock: Mock, tmp_path: Path) -> None:
     """4 processes x 4 threads of wechatpy business calls, the token superseded
     twice: the group fetches once at start and once per supersede, no call raises."""
     appid, secret = mock.new_app()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WXTOKEN_")}
-    store = f"file:{tmp_path}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, mock.url, appid, secret, store, "4"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(4)
-    ]
-
-    def round_of_calls() -> set[str]:
-        for p in procs:
-            assert p.stdin
-            p.stdin.write("call\n")
-            p.stdin.flush()
-        tokens: set[str] = set()
-        for p in procs:
-            assert p.stdout
-            answer = json.loads(p.stdout.readline())
-            assert answer["errors"] == []
-            tokens.update(answer["tokens"])
-        return tokens
-
-    try:
-        seen = [round_of_calls()]
+    with python_workers(4, WORKER, mock.url, appid, secret, f"file:{tmp_path}", "4") as procs:
+        seen = [round_of_calls(procs)]
         assert mock.fetches(appid) == 1
         for event in (2, 3):
             mock.supersede(appid)
-            seen.append(round_of_calls())
+            seen.append(round_of_calls(procs))
             assert mock.fetches(appid) == event, "one refresh for the group"
         assert [len(tokens) for tokens in seen] == [1, 1, 1], "every process used one token"
         assert len(set.union(*seen)) == 3
-    finally:
-        for p in procs:
-            if p.stdin:
-                p.stdin.close()
-        for p in procs:
-            assert p.wait(30) == 0
     for file in tmp_path.rglob("*"):
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), f"the secret is in {file}"
+
+
+def round_of_calls(procs: list[subprocess.Popen[str]]) -> set[str]:
+    """Each WORKER process makes its business calls; the tokens they used."""
+    tell(procs, "call")
+    tokens: set[str] = set()
+    for p in procs:
+        assert p.stdout
+        answer = json.loads(p.stdout.readline())
+        assert answer["errors"] == []
+        tokens.update(answer["tokens"])
+    return tokens
