@@ -143,8 +143,8 @@ class WxToken
     /**
      * A token the platform accepts now. A fresh one already handed out is the same string
      * again, for one read of the app's fresh word (no FFI call, no copy); a fresh one not
-     * seen yet costs a map lookup and one copy; otherwise this waits (at most wait_ms) for the one refresh in
-     * flight.
+     * seen yet costs a map lookup and one copy; otherwise this waits (at most wait_ms) for
+     * the one refresh in flight.
      *
      * @throws WxTokenException (a subclass) when no valid token can be had
      */

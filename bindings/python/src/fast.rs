@@ -133,7 +133,7 @@ unsafe fn kept_str(app: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
         std::str::from_utf8_unchecked(std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize))
     };
     let py = unsafe { Python::assume_attached() };
-    crate::kept_fresh_str(py, name).map(Bound::into_ptr)
+    crate::kept::for_app(py, name).map(Bound::into_ptr)
 }
 
 /// Calls the pyo3 function with the arguments of a vectorcall.

@@ -19,6 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use wxtoken::{Attempt, Config, Error, ErrorKind, TicketKind};
 
 mod fast;
+mod kept;
+
+use kept::FRESH_STRS;
 
 /// `wxtoken._errors.BY_KIND`: the exception class for each `ErrorKind::as_str`.
 static ERROR_CLASSES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
@@ -92,42 +95,6 @@ fn configure_app(
     let (appid, secret) = (appid.as_deref(), secret.as_deref());
     py.detach(|| Config::from_options(appid, secret, &options).and_then(wxtoken::configure))
         .map_err(|e| to_py_err(py, &e))
-}
-
-/// The str of each fresh token, keyed by the core's fresh epoch (the same
-/// epoch is the same token): a fresh read hands back the same str object,
-/// no new str per call. Direct-mapped; a few apps each keep theirs.
-struct FreshStrs(std::cell::UnsafeCell<[(u64, Option<Py<PyString>>); 8]>);
-
-// SAFETY: only touched with the GIL held (every accessor takes `Python`),
-// and nothing inside an access runs Python code or lets the GIL go. The
-// abi3 module cannot be loaded by a free-threaded interpreter.
-unsafe impl Sync for FreshStrs {}
-
-static FRESH_STRS: FreshStrs = FreshStrs(std::cell::UnsafeCell::new([const { (0, None) }; 8]));
-
-impl FreshStrs {
-    fn get<'py>(&self, py: Python<'py>, epoch: u64) -> Option<Bound<'py, PyString>> {
-        // SAFETY: see the Sync impl; `py` proves the GIL is held.
-        let slot = unsafe { &(*self.0.get())[epoch as usize % 8] };
-        match slot {
-            (e, Some(s)) if *e == epoch => Some(s.bind(py).clone()),
-            _ => None,
-        }
-    }
-
-    fn put(&self, _py: Python<'_>, epoch: u64, s: &Bound<'_, PyString>) {
-        // SAFETY: as in `get`. The replaced str's release frees a str only
-        // (no finaliser, no Python code).
-        let slot = unsafe { &mut (*self.0.get())[epoch as usize % 8] };
-        *slot = (epoch, Some(s.clone().unbind()));
-    }
-}
-
-/// The str kept for `app`'s token while it is fresh (the fast path of
-/// `get_token`, which has no pyo3 entry of its own: see fast.rs).
-fn kept_fresh_str<'py>(py: Python<'py>, app: &str) -> Option<Bound<'py, PyString>> {
-    FRESH_STRS.get(py, wxtoken::fresh_epoch(app)?.get())
 }
 
 /// A fresh token is the str kept for its epoch, or copied straight into a
